@@ -1,0 +1,53 @@
+"""The one Celery app. Tasks live in `workers` and are found through `include`, never imported."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from jobs.config import FarmSettings, load_settings
+from jobs.kinds import KINDS
+
+PRIORITY_LEVELS = 10
+
+
+def task_name(kind: str) -> str:
+    return f"farm.{kind}"
+
+
+def kombu_priority(priority: int) -> int:
+    """The farm's priority (9 = most urgent) in the Redis transport's order (0 = first)."""
+    return PRIORITY_LEVELS - 1 - priority
+
+
+def configure(app: Celery, settings: FarmSettings) -> Celery:
+    tags = sorted({info.tag for info in KINDS.values()})
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # Above the longest job, or Redis re-delivers a running task to a second worker.
+            "visibility_timeout": settings.visibility_timeout_s,
+            "priority_steps": list(range(PRIORITY_LEVELS)),
+            "queue_order_strategy": "priority",
+            "sep": ":",
+        },
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,  # results live in the catalog, not in Redis
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_queues=[Queue(tag) for tag in tags],
+        task_routes={task_name(kind): {"queue": info.tag} for kind, info in KINDS.items()},
+        task_default_queue=tags[0],
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+    )
+    return app
+
+
+app = configure(Celery("studio_farm", include=["workers.tasks"]), load_settings())

@@ -1,0 +1,231 @@
+"""The `farm` command line. Every command takes --json; user errors are one line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from jobs.config import FarmSettings, load_settings
+from jobs.errors import BadJobSpec, FarmError
+from storage.errors import StorageError
+
+cli = typer.Typer(
+    name="farm", help="studio-farm: an offline render farm for music.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def settings() -> FarmSettings:
+    return load_settings()
+
+
+def emit(doc: Any, as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    elif human is not None:
+        typer.echo(human)
+
+
+@cli.callback()
+def _global(
+    config: Annotated[Path | None, typer.Option("--config", help="Config file (farm.yaml).")] = None,
+    home: Annotated[Path | None, typer.Option("--home", help="FARM_HOME folder.")] = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL.")] = None,
+    db_url: Annotated[str | None, typer.Option("--db-url", help="Catalog database URL.")] = None,
+) -> None:
+    # Flags become environment so that child processes (workers) see the same farm.
+    for var, value in (("FARM_CONFIG", config), ("FARM_HOME", home), ("REDIS_URL", redis_url),
+                       ("FARM_DB_URL", db_url)):
+        if value is not None:
+            os.environ[var] = str(value)
+
+
+@cli.command()
+def demo(
+    intent: Annotated[str, typer.Argument(help="What to make.")] = "moody triphop at 90 bpm",
+    seed: Annotated[int, typer.Option(help="Seed of the music.")] = 7,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the music.")] = 300,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start an embedded farm, make music from INTENT, print where it is, stop everything."""
+    from jobs.demo import run_demo
+
+    doc = run_demo(settings(), intent, seed, timeout, say=None if as_json else typer.echo)
+    emit(doc, as_json)
+    if doc["state"] != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@cli.command()
+def worker(
+    tags: Annotated[str, typer.Option(help="Comma-separated queue tags to consume.")] = "midi",
+    concurrency: Annotated[int, typer.Option(min=1, help="Processes running jobs.")] = 1,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork or solo.")] = "prefork",
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one worker process consuming the given tags' queues."""
+    from jobs.broker import check_redis
+    from jobs.config import apply_thread_caps
+    from jobs.kinds import KINDS
+
+    known = sorted({info.tag for info in KINDS.values()})
+    wanted = [t.strip() for t in tags.split(",") if t.strip()]
+    if not wanted or any(t not in known for t in wanted):
+        raise BadJobSpec(f"--tags '{tags}': known tags are {', '.join(known)}")
+    if pool not in ("prefork", "solo"):
+        raise BadJobSpec(f"--pool '{pool}': use prefork or solo")
+    conf = settings()
+    apply_thread_caps(conf)
+    check_redis(conf)
+    from jobs.app import app
+
+    nodename = f"{'+'.join(wanted)}-{os.getpid()}@{socket.gethostname()}"
+    emit({"nodename": nodename, "tags": wanted, "pid": os.getpid()}, as_json)
+    app.worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency), "-P", pool,
+                     "-n", nodename, "--loglevel", loglevel, "-E",
+                     "--without-gossip", "--without-mingle"])
+
+
+@cli.command()
+def submit(
+    kind: Annotated[str | None, typer.Argument(help="Job kind, e.g. midi.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="name=value")] = None,
+    file: Annotated[Path | None, typer.Option("-f", "--file", help="Job spec file.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (random if not given).")] = None,
+    priority: Annotated[int | None, typer.Option(help="0..9, 9 most urgent.")] = None,
+    project: Annotated[str | None, typer.Option(help="Project name.")] = None,
+    after: Annotated[list[str] | None, typer.Option("--after", help="Run after this job.")] = None,
+    key: Annotated[str | None, typer.Option("--idempotency-key", help="Same key, one job.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a job and print its id."""
+    from jobs.spec import parse_param, parse_spec, read_spec_file
+    from jobs.submit import submit_job
+
+    data: dict[str, Any] = {}
+    if file is not None:
+        if kind is not None:
+            raise BadJobSpec("give either KIND or -f FILE, not both")
+        spec, _ = read_spec_file(file)
+        data = spec.model_dump(exclude_none=True)
+    elif kind is None:
+        raise BadJobSpec("give a job KIND (e.g. `farm submit midi`) or -f FILE")
+    else:
+        data = {"kind": kind, "params": dict(parse_param(p) for p in param or [])}
+    overrides = {"seed": seed, "priority": priority, "project": project, "idempotency_key": key}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if after:
+        data["depends_on"] = list(data.get("depends_on", [])) + after
+    job, created = submit_job(settings(), parse_spec(data, str(file or "job")))
+    emit({"job_id": job.id, "kind": job.kind, "state": str(job.state), "created": created,
+          "seed": job.seed}, as_json, job.id)
+
+
+@cli.command()
+def status(job_id: str, as_json: JsonOpt = False) -> None:
+    """State, progress, why it waits, attempts and artifacts of a job."""
+    from jobs.queries import job_status, status_text
+
+    doc = job_status(settings(), job_id)
+    emit(doc, as_json, status_text(doc))
+
+
+@cli.command()
+def wait(
+    job_id: str,
+    timeout: Annotated[float, typer.Option(help="Seconds before giving up (exit 4).")] = 3600,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wait until a job ends; exit 1 if it failed or was cancelled, 4 on timeout."""
+    from jobs.queries import status_text, wait_for_job
+
+    doc = wait_for_job(settings(), job_id, timeout)
+    emit(doc, as_json, status_text(doc))
+    if doc["state"] != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@cli.command("ls")
+def list_jobs(
+    state: Annotated[list[str] | None, typer.Option(help="Only jobs in this state.")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Only jobs of this kind.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Jobs in the catalog, newest first."""
+    from jobs.queries import jobs_table, list_docs
+
+    docs = list_docs(settings(), state or [], kind or [], limit)
+    emit(docs, as_json, jobs_table(docs))
+
+
+@cli.command()
+def cancel(job_id: str, as_json: JsonOpt = False) -> None:
+    """Cancel a queued or running job."""
+    from jobs.control import cancel_job
+
+    doc = cancel_job(settings(), job_id)
+    emit(doc, as_json, doc["message"])
+
+
+@cli.command()
+def retry(job_id: str, as_json: JsonOpt = False) -> None:
+    """Queue a failed or cancelled job again (same id, same seed, next attempt)."""
+    from jobs.control import retry_job
+
+    doc = retry_job(settings(), job_id)
+    emit(doc, as_json, doc["message"])
+
+
+@cli.command()
+def artifacts(job_id: str, as_json: JsonOpt = False) -> None:
+    """The files a job made, with hashes and paths."""
+    from jobs.queries import artifacts_text, job_status
+
+    doc = job_status(settings(), job_id, explain=False)
+    emit(doc["artifacts"], as_json, artifacts_text(doc))
+
+
+@cli.command()
+def export(job_id: str, dest: Path, as_json: JsonOpt = False) -> None:
+    """Copy a job's artifacts into DEST as plain files (hashes checked)."""
+    from jobs.control import export_job
+
+    paths = export_job(settings(), job_id, dest)
+    emit([str(p) for p in paths], as_json, "\n".join(str(p) for p in paths))
+
+
+@cli.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Check the environment: home, catalog, Redis, workers, optional libraries."""
+    from jobs.doctor import doctor_text, run_checks
+
+    checks = run_checks(settings())
+    emit(checks, as_json, doctor_text(checks))
+    failed = [c for c in checks if c["status"] == "fail"]
+    if failed:
+        raise typer.Exit(max(int(c.get("exit_code", 3)) for c in failed))
+
+
+def main() -> None:
+    try:
+        cli()
+    except (FarmError, StorageError) as exc:
+        typer.echo(f"farm: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("farm: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

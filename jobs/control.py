@@ -1,0 +1,60 @@
+"""Changing jobs on request: cancel, retry, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jobs.broker import check_redis
+from jobs.config import FarmSettings
+from jobs.errors import NotRetryable
+from jobs.home import open_catalog, open_store
+from jobs.submit import dispatch_if_ready
+from storage.models import ACTIVE_STATES, JobState
+from storage.outputs import export_file
+
+
+def cancel_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
+    """Cancel a job that has not ended; a running attempt's commit is then refused."""
+    catalog = open_catalog(settings)
+    job = catalog.get_job(job_id)
+    if job.state.is_terminal:
+        return {"job_id": job.id, "cancelled": False, "state": str(job.state),
+                "message": f"job {job.id[:12]} already {job.state}; nothing to cancel"}
+    moved = catalog.transition(job.id, ACTIVE_STATES, JobState.CANCELLED,
+                               message="cancelled by user", reason="cancelled by user")
+    job = catalog.get_job(job.id)
+    for dependent in catalog.dependents(job.id):
+        if dependent.state == JobState.QUEUED:
+            dispatch_if_ready(catalog, dependent)
+    verb = "cancelled" if moved else f"ended {job.state} before it could be cancelled"
+    return {"job_id": job.id, "cancelled": moved, "state": str(job.state),
+            "message": f"job {job.id[:12]} {verb}"}
+
+
+def retry_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
+    """Send a FAILED or CANCELLED job again under the same id and seed."""
+    catalog = open_catalog(settings)
+    job = catalog.get_job(job_id)
+    if job.state not in (JobState.FAILED, JobState.CANCELLED):
+        hint = ("it is still active" if job.state in ACTIVE_STATES
+                else "it succeeded; submit it again to make another")
+        raise NotRetryable(f"job {job.id[:12]} is {job.state}: {hint}")
+    check_redis(settings)
+    catalog.transition(job.id, [job.state], JobState.QUEUED, message="retry requested",
+                       error=None, reason=None, finished_at=None)
+    dispatch_if_ready(catalog, catalog.get_job(job.id))
+    job = catalog.get_job(job.id)
+    return {"job_id": job.id, "state": str(job.state),
+            "message": f"job {job.id[:12]} queued again (attempts so far: {job.attempts})"}
+
+
+def export_job(settings: FarmSettings, job_id: str, dest: Path) -> list[Path]:
+    catalog = open_catalog(settings)
+    store = open_store(settings)
+    job = catalog.get_job(job_id)
+    paths = []
+    for artifact in catalog.artifacts(job.id):
+        store.read_bytes(artifact.sha256)  # raises StoreCorrupt before a bad copy is made
+        paths.append(export_file(store.path_for(artifact.sha256), dest, artifact.name))
+    return paths

@@ -1,0 +1,37 @@
+"""Where the farm's state lives: FARM_HOME, its catalog and its blob store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jobs.config import FarmSettings
+from jobs.errors import FarmHomeUnwritable
+from storage.catalog import Catalog
+from storage.store import BlobStore
+
+
+def ensure_home(settings: FarmSettings) -> Path:
+    """Create FARM_HOME and check that it is writable."""
+    home = settings.home_dir
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise FarmHomeUnwritable(
+            f"FARM_HOME {home} is not writable ({exc.strerror or exc}); "
+            "set FARM_HOME to a folder you own"
+        ) from exc
+    return home
+
+
+def open_catalog(settings: FarmSettings) -> Catalog:
+    if settings.db_url is None:
+        ensure_home(settings)
+    return Catalog(settings.catalog_url)
+
+
+def open_store(settings: FarmSettings) -> BlobStore:
+    return BlobStore(settings.store_dir)

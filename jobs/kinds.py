@@ -1,0 +1,118 @@
+"""The registry of job kinds: each kind's queue tag, resource needs, parameters and outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from jobs.errors import BadJobSpec
+
+# These lists mirror pipelines.midi (jobs may not import pipelines); a test keeps them equal.
+GENRES = ("triphop", "lofi", "house", "ballad", "jazz", "folk", "rock", "ambient", "pop")
+MOODS = (
+    "moody", "sad", "happy", "dark", "dreamy", "energetic", "calm", "tense", "fragile",
+    "uplifting",
+)
+KEYS = (
+    "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb",
+    "B", "Cb",
+)
+MODES = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "aeolian", "locrian")
+ROLES = ("melody", "chords", "bass", "drums")
+TIME_SIGNATURES = ("2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "9/8", "12/8")
+
+Role = Literal["melody", "chords", "bass", "drums"]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} '{value}'; choose one of {', '.join(allowed)}")
+    return value
+
+
+class MidiParams(_Params):
+    genre: str = "triphop"
+    mood: str = "moody"
+    key: str = "D"
+    mode: str = "minor"
+    tempo_bpm: float = Field(90.0, ge=20, le=300)
+    time_signature: str = "4/4"
+    bars: int = Field(16, ge=1, le=512)
+    energy: float = Field(0.5, ge=0, le=1)
+    energy_curve: list[float] = Field(default_factory=list, max_length=512)
+    instrumentation: list[Role] = Field(default_factory=lambda: list(ROLES), min_length=1)
+    swing: float | None = Field(None, ge=0, le=0.5)
+    humanize_ms: float = Field(8.0, ge=0, le=40)
+
+    @field_validator("genre")
+    @classmethod
+    def _genre(cls, v: str) -> str:
+        return _choice(v, GENRES, "genre")
+
+    @field_validator("mood")
+    @classmethod
+    def _mood(cls, v: str) -> str:
+        return _choice(v, MOODS, "mood")
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _choice(v, KEYS, "key")
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        return _choice(v, MODES, "mode")
+
+    @field_validator("time_signature")
+    @classmethod
+    def _time_signature(cls, v: str) -> str:
+        return _choice(v, TIME_SIGNATURES, "time_signature")
+
+    @field_validator("energy_curve")
+    @classmethod
+    def _curve(cls, v: list[float]) -> list[float]:
+        if any(not 0 <= x <= 1 for x in v):
+            raise ValueError("every energy_curve value must be between 0 and 1")
+        return v
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    name: str
+    tag: str
+    heavy: bool
+    params: type[_Params]
+    outputs: tuple[str, ...]
+    description: str
+
+
+KINDS: dict[str, KindInfo] = {
+    "midi": KindInfo(
+        name="midi",
+        tag="midi",
+        heavy=False,
+        params=MidiParams,
+        outputs=("music.mid", "music.music.json", "report.json"),
+        description="seeded multi-track MIDI: melody, chords, bass, drums",
+    ),
+}
+
+
+def kind_info(kind: str) -> KindInfo:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise BadJobSpec(
+            f"unknown job kind '{kind}'; known kinds: {', '.join(sorted(KINDS))}"
+        ) from None
+
+
+def queue_for(kind: str) -> str:
+    return kind_info(kind).tag

@@ -1,0 +1,53 @@
+"""Starting and stopping the farm's own processes (workers) so that none is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import redis
+
+from jobs.broker import die_with_parent
+from jobs.config import FarmSettings
+from jobs.errors import FarmError
+from jobs.presence import live_workers
+
+
+def start_worker(settings: FarmSettings, tags: list[str], concurrency: int = 1) -> subprocess.Popen[bytes]:
+    """`farm worker` as a child process that dies with us; its environment names our Redis."""
+    env = dict(os.environ)
+    env["FARM_HOME"] = str(settings.home_dir)
+    env["REDIS_URL"] = settings.redis_client_url
+    env["FARM_DB_URL"] = settings.catalog_url
+    args = [sys.executable, "-m", "jobs.cli", "worker", "--tags", ",".join(tags),
+            "--concurrency", str(concurrency), "--loglevel", "WARNING"]
+    return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+
+def wait_for_workers(settings: FarmSettings, client: redis.Redis, pids: set[int],
+                     timeout_s: float = 60.0) -> None:
+    """Block until every worker process in `pids` has announced itself in Redis."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen = {int(w["pid"]) for w in live_workers(settings, client)}
+        if pids <= seen:
+            return
+        time.sleep(0.1)
+    raise FarmError(f"workers {sorted(pids - seen)} did not start within {timeout_s:.0f} s")
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], timeout_s: float = 30.0) -> None:
+    """SIGTERM (Celery's warm shutdown: finish the running job), then SIGKILL stragglers."""
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for proc in processes:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,91 @@
+"""Reading jobs out of the catalog for people and scripts: status, wait, ls, artifacts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+
+from jobs.broker import redis_client
+from jobs.config import FarmSettings
+from jobs.errors import WaitTimedOut
+from jobs.home import open_catalog
+from jobs.views import explain_wait, iso, status_doc
+from storage.models import JobState
+
+
+def _quiet_redis(settings: FarmSettings) -> redis.Redis | None:
+    client = redis_client(settings)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError):
+        return None
+    return client
+
+
+def job_status(settings: FarmSettings, job_id: str, explain: bool = True) -> dict[str, Any]:
+    catalog = open_catalog(settings)
+    job = catalog.get_job(job_id)
+    reason = explain_wait(settings, _quiet_redis(settings), job) if explain else None
+    return status_doc(settings, catalog, job, reason)
+
+
+def wait_for_job(settings: FarmSettings, job_id: str, timeout_s: float,
+                 poll_s: float = 0.2) -> dict[str, Any]:
+    catalog = open_catalog(settings)
+    job = catalog.get_job(job_id)
+    deadline = time.monotonic() + timeout_s
+    while not job.state.is_terminal:
+        if time.monotonic() >= deadline:
+            raise WaitTimedOut(f"job {job.id[:12]} still {job.state} after {timeout_s:g} s")
+        time.sleep(poll_s)
+        job = catalog.get_job(job.id)
+    return status_doc(settings, catalog, job)
+
+
+def list_docs(settings: FarmSettings, states: list[str], kinds: list[str],
+              limit: int) -> list[dict[str, Any]]:
+    from jobs.errors import BadJobSpec
+
+    try:
+        wanted = [JobState(s.upper()) for s in states]
+    except ValueError:
+        names = ", ".join(s.value for s in JobState)
+        raise BadJobSpec(f"--state must be one of {names}") from None
+    catalog = open_catalog(settings)
+    return [
+        {"job_id": j.id, "kind": j.kind, "state": str(j.state), "progress": j.progress,
+         "attempts": j.attempts, "project": j.project, "seed": j.seed,
+         "created_at": iso(j.created_at), "reason": j.reason, "error": j.error}
+        for j in catalog.list_jobs(wanted, kinds, limit)
+    ]
+
+
+def status_text(doc: dict[str, Any]) -> str:
+    lines = [f"{doc['job_id']}  {doc['kind']}  {doc['state']}  attempts={doc['attempts']}"]
+    if doc.get("reason"):
+        lines.append(f"  why: {doc['reason']}")
+    if doc.get("error"):
+        lines.append(f"  error: {doc['error']}")
+    if doc.get("worker"):
+        lines.append(f"  worker: {doc['worker']} (pid {doc['worker_pid']})")
+    lines += [f"  {a['path']}" for a in doc["artifacts"]]
+    return "\n".join(lines)
+
+
+def artifacts_text(doc: dict[str, Any]) -> str:
+    rows = [f"{a['sha256'][:12]}  {a['bytes']:>9}  {a['media_type']:<18} {a['path']}"
+            for a in doc["artifacts"]]
+    return "\n".join(rows) if rows else f"job {doc['job_id'][:12]} has no artifacts ({doc['state']})"
+
+
+def jobs_table(docs: list[dict[str, Any]]) -> str:
+    if not docs:
+        return "no jobs"
+    rows = [f"{'JOB':<12}  {'KIND':<6} {'STATE':<11} {'TRIES':>5}  {'CREATED':<20} NOTE"]
+    for d in docs:
+        note = d["error"] or d["reason"] or ""
+        rows.append(f"{d['job_id'][:12]}  {d['kind']:<6} {d['state']:<11} {d['attempts']:>5}  "
+                    f"{d['created_at'][:19]:<20} {note}")
+    return "\n".join(rows)

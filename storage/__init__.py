@@ -1,0 +1,1 @@
+"""Content-addressed blobs and the SQLModel catalog of jobs, artifacts and lineage."""

@@ -1,0 +1,290 @@
+"""The catalog: the source of truth for jobs, artifacts and lineage (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event, func, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from storage.errors import CatalogUnavailable, UnknownJob
+from storage.models import (
+    ArtifactRecord,
+    JobDependency,
+    JobEvent,
+    JobRecord,
+    JobState,
+    LineageEdge,
+    utcnow,
+)
+
+T = TypeVar("T")
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        db_path = url.split("///", 1)[-1]
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _describe(url: str) -> str:
+    """The URL without its password, for error messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+class Catalog:
+    """Jobs, their events, artifacts and lineage. Every state change is a conditional update."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _make_engine(url)
+            SQLModel.metadata.create_all(self.engine)
+        except (OSError, SQLAlchemyError) as exc:
+            raise CatalogUnavailable(
+                f"cannot open the catalog at {_describe(url)}: {_first_line(exc)}"
+            ) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except OperationalError as exc:
+            raise CatalogUnavailable(
+                f"catalog at {_describe(self.url)} failed: {_first_line(exc)}"
+            ) from exc
+
+    def _run(self, work: Callable[[Session], T]) -> T:
+        with self.session() as session:
+            result = work(session)
+            session.commit()
+            return result
+
+    # jobs -----------------------------------------------------------------
+
+    def add_job(self, job: JobRecord, depends_on: Iterable[str] = ()) -> tuple[JobRecord, bool]:
+        """Insert a job (QUEUED). With an idempotency key already used, return that job instead."""
+        deps = list(depends_on)
+        try:
+            with self.session() as session:
+                session.add(job)
+                session.flush()
+                for dep in deps:
+                    session.add(JobDependency(job_id=job.id, depends_on=dep))
+                session.add(JobEvent(job_id=job.id, state=job.state, message="submitted"))
+                session.commit()
+                return job, True
+        except IntegrityError:
+            if job.idempotency_key is None:
+                raise
+        existing = self.job_by_key(job.idempotency_key)
+        if existing is None:
+            raise CatalogUnavailable("idempotency key conflict, but no job holds it")
+        return existing, False
+
+    def job_by_key(self, key: str) -> JobRecord | None:
+        with self.session() as session:
+            return session.exec(select(JobRecord).where(JobRecord.idempotency_key == key)).first()
+
+    def get_job(self, job_id: str) -> JobRecord:
+        """The job with this id, or the only one whose id starts with it."""
+        with self.session() as session:
+            job = session.get(JobRecord, job_id)
+            if job is not None:
+                return job
+            if len(job_id) < 4:
+                raise UnknownJob(f"job id '{job_id}' is too short; give at least 4 characters")
+            found = session.exec(
+                select(JobRecord).where(col(JobRecord.id).startswith(job_id)).limit(2)
+            ).all()
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise UnknownJob(f"no job '{job_id}' in the catalog; `farm ls` lists jobs")
+        raise UnknownJob(f"job id '{job_id}' is ambiguous; give more characters")
+
+    def list_jobs(
+        self,
+        states: Iterable[JobState] = (),
+        kinds: Iterable[str] = (),
+        limit: int = 50,
+    ) -> list[JobRecord]:
+        query = select(JobRecord)
+        if states := list(states):
+            query = query.where(col(JobRecord.state).in_(states))
+        if kinds := list(kinds):
+            query = query.where(col(JobRecord.kind).in_(kinds))
+        query = query.order_by(col(JobRecord.created_at).desc(), col(JobRecord.id)).limit(limit)
+        with self.session() as session:
+            return list(session.exec(query).all())
+
+    def count_by_state(self) -> dict[str, int]:
+        with self.session() as session:
+            rows = session.exec(
+                select(JobRecord.state, func.count()).group_by(JobRecord.state)
+            ).all()
+        return {str(state): int(count) for state, count in rows}
+
+    def transition(
+        self,
+        job_id: str,
+        allowed_from: Iterable[JobState],
+        to: JobState,
+        message: str | None = None,
+        attempt: int | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a job to `to` only if it is in one of `allowed_from` (and at `attempt`)."""
+        allowed = list(allowed_from)
+
+        def work(session: Session) -> bool:
+            stmt = update(JobRecord).where(
+                col(JobRecord.id) == job_id, col(JobRecord.state).in_(allowed)
+            )
+            if attempt is not None:
+                stmt = stmt.where(col(JobRecord.attempts) == attempt)
+            values = {"state": to, **fields}
+            if to.is_terminal:
+                values.setdefault("finished_at", utcnow())
+            moved = session.execute(stmt.values(**values)).rowcount == 1  # type: ignore[attr-defined]
+            if moved:
+                session.add(JobEvent(job_id=job_id, state=to, message=message,
+                                     attempt=attempt or 0, worker=fields.get("worker")))
+            return moved
+
+        return self._run(work)
+
+    def claim(self, job_id: str, worker: str, pid: int, from_state: JobState,
+              from_attempt: int) -> int | None:
+        """Start the next attempt of a job seen in `from_state` at `from_attempt`.
+
+        Returns the new attempt number, or None when someone else moved the job first.
+        """
+
+        def work(session: Session) -> int | None:
+            stmt = (
+                update(JobRecord)
+                .where(col(JobRecord.id) == job_id, JobRecord.state == from_state,
+                       JobRecord.attempts == from_attempt)
+                .values(state=JobState.RUNNING, attempts=JobRecord.attempts + 1,
+                        worker=worker, worker_pid=pid, started_at=utcnow(),
+                        finished_at=None, progress=0.0, reason=None, error=None)
+            )
+            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            attempts = from_attempt + 1
+            session.add(JobEvent(job_id=job_id, state=JobState.RUNNING, attempt=attempts,
+                                 worker=worker, message=f"attempt {attempts} started"))
+            return attempts
+
+        return self._run(work)
+
+    def set_progress(self, job_id: str, progress: float, reason: str | None = None) -> None:
+        def work(session: Session) -> None:
+            session.execute(update(JobRecord).where(col(JobRecord.id) == job_id)
+                            .values(progress=progress, reason=reason))
+
+        self._run(work)
+
+    def commit_result(
+        self,
+        job_id: str,
+        attempt: int,
+        artifacts: list[ArtifactRecord],
+        lineage: list[LineageEdge],
+    ) -> bool:
+        """Mark SUCCEEDED and record artifacts in one transaction, only for the live attempt."""
+
+        def work(session: Session) -> bool:
+            stmt = (
+                update(JobRecord)
+                .where(col(JobRecord.id) == job_id, JobRecord.state == JobState.RUNNING,
+                       JobRecord.attempts == attempt)
+                .values(state=JobState.SUCCEEDED, progress=1.0, finished_at=utcnow(), reason=None)
+            )
+            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+                session.rollback()
+                return False
+            session.add_all(artifacts)
+            session.add_all(lineage)
+            session.add(JobEvent(job_id=job_id, state=JobState.SUCCEEDED, attempt=attempt,
+                                 message=f"{len(artifacts)} artifacts"))
+            return True
+
+        return self._run(work)
+
+    # reads ------------------------------------------------------------------
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        with self.session() as session:
+            query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id))
+            return list(session.exec(query).all())
+
+    def artifacts(self, job_id: str) -> list[ArtifactRecord]:
+        with self.session() as session:
+            query = (select(ArtifactRecord).where(ArtifactRecord.job_id == job_id)
+                     .order_by(col(ArtifactRecord.name)))
+            return list(session.exec(query).all())
+
+    def artifact_by_sha(self, sha256: str) -> list[ArtifactRecord]:
+        with self.session() as session:
+            query = select(ArtifactRecord).where(ArtifactRecord.sha256 == sha256)
+            return list(session.exec(query).all())
+
+    def referenced_hashes(self) -> set[str]:
+        with self.session() as session:
+            return set(session.exec(select(ArtifactRecord.sha256).distinct()).all())
+
+    def dependencies(self, job_id: str) -> list[JobRecord]:
+        with self.session() as session:
+            query = select(JobRecord).join(
+                JobDependency, col(JobDependency.depends_on) == col(JobRecord.id)
+            ).where(JobDependency.job_id == job_id)
+            return list(session.exec(query).all())
+
+    def dependents(self, job_id: str) -> list[JobRecord]:
+        with self.session() as session:
+            query = select(JobRecord).join(
+                JobDependency, col(JobDependency.job_id) == col(JobRecord.id)
+            ).where(JobDependency.depends_on == job_id)
+            return list(session.exec(query).all())
+
+    def lineage_of(self, node_id: str) -> list[LineageEdge]:
+        with self.session() as session:
+            query = select(LineageEdge).where(
+                (LineageEdge.child_id == node_id) | (LineageEdge.parent_id == node_id)
+            )
+            return list(session.exec(query).all())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

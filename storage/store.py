@@ -1,0 +1,101 @@
+"""Content-addressed blob store: `store/sha256/ab/cdef…`, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.errors import StoreCorrupt, StoreWriteFailed
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    path: Path
+    size: int
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BlobStore:
+    """Blobs named by their sha256; a crash never leaves a partial blob under its name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = self.root / "sha256"
+
+    def path_for(self, sha256: str) -> Path:
+        return self.blobs / sha256[:2] / sha256[2:]
+
+    def has(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def put_bytes(self, data: bytes) -> StoredBlob:
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.path_for(sha)
+        if target.is_file() and target.stat().st_size == len(data):
+            return StoredBlob(sha, target, len(data))
+        try:
+            self._write_atomically(target, data)
+        except OSError as exc:
+            raise StoreWriteFailed(f"cannot write blob under {self.root}: {exc.strerror or exc}") from exc
+        return StoredBlob(sha, target, len(data))
+
+    def _write_atomically(self, target: Path, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, 0o444)
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def read_bytes(self, sha256: str) -> bytes:
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreCorrupt(f"blob {sha256[:12]} is missing from {self.blobs}") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise StoreCorrupt(f"blob {sha256[:12]} at {path} does not match its hash")
+        return data
+
+    def verify(self, sha256: str) -> str | None:
+        """Return None when the blob is intact, else why not ("missing" or "corrupt")."""
+        path = self.path_for(sha256)
+        if not path.is_file():
+            return "missing"
+        return None if sha256_of_file(path) == sha256 else "corrupt"
+
+    def iter_hashes(self) -> Iterator[str]:
+        if not self.blobs.is_dir():
+            return
+        for shard in sorted(self.blobs.iterdir()):
+            for blob in sorted(shard.iterdir()):
+                if not blob.name.startswith(".tmp-"):
+                    yield shard.name + blob.name
+
+    def remove(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)

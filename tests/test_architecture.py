@@ -1,0 +1,92 @@
+"""The import arrows of DESIGN.md hold, and the CLI stays light."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("jobs", "workers", "pipelines", "storage")
+FORBIDDEN = {
+    "pipelines": {"jobs", "workers", "storage", "celery", "redis", "sqlmodel", "kombu"},
+    "storage": {"jobs", "workers", "pipelines", "celery", "redis"},
+    "jobs": {"workers", "pipelines", "torch", "diffusers", "llama_cpp"},
+    "workers": set(),
+}
+HEAVY = {"torch", "diffusers", "llama_cpp", "transformers"}
+
+
+def imports_of(path: Path) -> list[tuple[str, int, bool]]:
+    """(top-level module, line, at module top level?) for every import in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name.split(".")[0], node.lineno, id(node) in top_level) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module.split(".")[0], node.lineno, id(node) in top_level))
+    return found
+
+
+def test_import_arrows_follow_the_design() -> None:
+    broken = []
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            for module, line, _ in imports_of(path):
+                if module in FORBIDDEN[package]:
+                    broken.append(f"{path.relative_to(REPO)}:{line} imports {module}")
+    assert not broken, "\n".join(broken)
+
+
+def test_nothing_imports_workers() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}"
+        for package in ("jobs", "pipelines", "storage", "bench")
+        for path in sorted((REPO / package).rglob("*.py"))
+        for module, line, _ in imports_of(path)
+        if module == "workers"
+    ]
+    assert not offenders
+
+
+def test_heavy_libraries_are_imported_only_inside_functions() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}:{line} imports {module} at module level"
+        for package in PACKAGES
+        for path in sorted((REPO / package).rglob("*.py"))
+        for module, line, top in imports_of(path)
+        if module in HEAVY and top
+    ]
+    assert not offenders
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "bad.py"
+    sample.write_text("import os\nfrom workers.tasks import midi\n\ndef f():\n    import torch\n")
+    assert ("workers", 2, True) in imports_of(sample)
+    assert ("torch", 5, False) in imports_of(sample)
+
+
+def test_farm_help_does_not_import_heavy_libraries() -> None:
+    probe = (
+        "import sys\n"
+        "from jobs.cli import cli\n"
+        "try:\n"
+        "    cli(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "for name in ['submit', 'worker', 'demo', 'status']:\n"
+        "    try:\n"
+        "        cli([name, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print(sorted(m for m in {sorted(HEAVY)!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,71 @@
+"""The blob store writes atomically, names blobs by hash and notices corruption."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from storage.errors import StoreCorrupt, StoreWriteFailed
+from storage.outputs import export_file, link_output
+from storage.store import BlobStore
+
+
+def test_put_bytes_names_the_blob_by_its_sha256(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "store")
+    blob = store.put_bytes(b"MThd music")
+    assert blob.sha256 == hashlib.sha256(b"MThd music").hexdigest()
+    assert blob.path == tmp_path / "store" / "sha256" / blob.sha256[:2] / blob.sha256[2:]
+    assert blob.path.read_bytes() == b"MThd music"
+    assert store.put_bytes(b"MThd music") == blob
+    assert list(store.iter_hashes()) == [blob.sha256]
+
+
+def test_unwritable_store_fails_with_a_clear_error(tmp_path: Path) -> None:
+    # A file where the shard folder should be: fails even for root, like a read-only disk.
+    store = BlobStore(tmp_path / "store")
+    sha = hashlib.sha256(b"x" * 10).hexdigest()
+    store.blobs.mkdir(parents=True)
+    (store.blobs / sha[:2]).write_bytes(b"")
+    with pytest.raises(StoreWriteFailed, match="cannot write blob"):
+        store.put_bytes(b"x" * 10)
+    assert not store.has(sha)
+
+
+def test_write_failure_midway_removes_the_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    store = BlobStore(tmp_path / "store")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(StoreWriteFailed, match="No space left"):
+        store.put_bytes(b"half a song")
+    monkeypatch.undo()
+    leftovers = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+def test_verify_reports_corrupt_and_missing_blobs(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "store")
+    good = store.put_bytes(b"good")
+    bad = store.put_bytes(b"bad")
+    os.chmod(bad.path, 0o644)
+    bad.path.write_bytes(b"flipped")
+    assert store.verify(good.sha256) is None
+    assert store.verify(bad.sha256) == "corrupt"
+    assert store.verify("0" * 64) == "missing"
+    with pytest.raises(StoreCorrupt, match="does not match"):
+        store.read_bytes(bad.sha256)
+
+
+def test_outputs_view_links_into_the_store_and_export_copies(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "store")
+    blob = store.put_bytes(b"notes")
+    link = link_output(tmp_path / "outputs", "demo", "job1", "music.mid", blob.path)
+    assert link.is_symlink() and link.read_bytes() == b"notes"
+    assert link_output(tmp_path / "outputs", "demo", "job1", "music.mid", blob.path) == link
+    copied = export_file(blob.path, tmp_path / "out", "music.mid")
+    assert not copied.is_symlink() and copied.read_bytes() == b"notes"

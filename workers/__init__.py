@@ -1,0 +1,1 @@
+"""Where jobs run: one Celery task per kind, the per-process context and the job runner."""
