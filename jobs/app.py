@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from jobs.config import FarmSettings, load_settings
-from jobs.kinds import KINDS
+from jobs.kinds import KINDS, TAGS
 
 PRIORITY_LEVELS = 10
 
@@ -21,7 +21,7 @@ def kombu_priority(priority: int) -> int:
 
 
 def configure(app: Celery, settings: FarmSettings) -> Celery:
-    tags = sorted({info.tag for info in KINDS.values()})
+    tags = list(TAGS)
     app.conf.update(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,
@@ -41,9 +41,10 @@ def configure(app: Celery, settings: FarmSettings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_send_task_events=True,
         task_send_sent_event=True,
-        task_queues=[Queue(tag) for tag in tags],
+        # One exchange per tag: a shared default exchange would copy messages across queues.
+        task_queues=[Queue(tag, Exchange(tag, type="direct"), routing_key=tag) for tag in tags],
         task_routes={task_name(kind): {"queue": info.tag} for kind, info in KINDS.items()},
-        task_default_queue=tags[0],
+        task_default_queue="midi",
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
     )

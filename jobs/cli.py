@@ -75,9 +75,9 @@ def worker(
     """Run one worker process consuming the given tags' queues."""
     from jobs.broker import check_redis
     from jobs.config import apply_thread_caps
-    from jobs.kinds import KINDS
+    from jobs.kinds import TAGS
 
-    known = sorted({info.tag for info in KINDS.values()})
+    known = list(TAGS)
     wanted = [t.strip() for t in tags.split(",") if t.strip()]
     if not wanted or any(t not in known for t in wanted):
         raise BadJobSpec(f"--tags '{tags}': known tags are {', '.join(known)}")

@@ -59,15 +59,29 @@ class FarmSettings(BaseSettings):
         None, validation_alias=AliasChoices("redis_url", "FARM_REDIS_URL", "REDIS_URL")
     )
     db_url: str | None = None
-    devices: dict[str, DeviceConfig] = Field(default_factory=lambda: {"gpu0": DeviceConfig()})
+    devices: dict[str, DeviceConfig] = Field(default_factory=lambda: {"gpu0": DeviceConfig(vram_mb=16384)})
     threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
-    llm: LlmConfig = Field(default_factory=LlmConfig)
-    image: ModelConfig = Field(default_factory=ModelConfig)
-    audio: ModelConfig = Field(default_factory=ModelConfig)
+    llm: LlmConfig = Field(default_factory=lambda: LlmConfig())
+    image: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    audio: ModelConfig = Field(default_factory=lambda: ModelConfig())
     worker_tags: list[str] = Field(default_factory=lambda: ["midi"])
     namespace: str = Field("farm", pattern=r"^[A-Za-z0-9_.-]+$")
     visibility_timeout_s: int = Field(12 * 3600, ge=10)
     heartbeat_s: float = Field(5.0, gt=0)
+    device: str | None = None  # the GPU this worker's heavy jobs lease; None: the first one
+    lease_ttl_s: float = Field(30.0, gt=0)
+    affinity_window_s: float = Field(60.0, ge=0)
+    idle_unload_s: float = Field(300.0, ge=0)
+
+    @property
+    def worker_device(self) -> str:
+        if self.device is not None:
+            if self.device not in self.devices:
+                raise ConfigError(
+                    f"device '{self.device}' is not configured; known: {', '.join(self.devices)}"
+                )
+            return self.device
+        return next(iter(self.devices))
 
     @classmethod
     def settings_customise_sources(

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jobs.broker import check_redis
+import redis
+
+from jobs.broker import check_redis, redis_client
 from jobs.config import FarmSettings
 from jobs.errors import NotRetryable
 from jobs.home import open_catalog, open_store
+from jobs.presence import cancel_key
 from jobs.submit import dispatch_if_ready
 from storage.models import ACTIVE_STATES, JobState
 from storage.outputs import export_file
@@ -23,6 +26,8 @@ def cancel_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
                 "message": f"job {job.id[:12]} already {job.state}; nothing to cancel"}
     moved = catalog.transition(job.id, ACTIVE_STATES, JobState.CANCELLED,
                                message="cancelled by user", reason="cancelled by user")
+    if moved:
+        _signal_cancel(settings, job.id)
     job = catalog.get_job(job.id)
     for dependent in catalog.dependents(job.id):
         if dependent.state == JobState.QUEUED:
@@ -30,6 +35,15 @@ def cancel_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
     verb = "cancelled" if moved else f"ended {job.state} before it could be cancelled"
     return {"job_id": job.id, "cancelled": moved, "state": str(job.state),
             "message": f"job {job.id[:12]} {verb}"}
+
+
+def _signal_cancel(settings: FarmSettings, job_id: str) -> None:
+    """Tell a running attempt to stop now; the catalog already refuses its commit."""
+    client = redis_client(settings)
+    try:
+        client.set(cancel_key(settings, job_id), "1", ex=24 * 3600)
+    except (redis.RedisError, OSError):
+        pass  # no Redis: no runner can be alive to hear it either
 
 
 def retry_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
@@ -40,7 +54,7 @@ def retry_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
         hint = ("it is still active" if job.state in ACTIVE_STATES
                 else "it succeeded; submit it again to make another")
         raise NotRetryable(f"job {job.id[:12]} is {job.state}: {hint}")
-    check_redis(settings)
+    check_redis(settings).delete(cancel_key(settings, job.id))
     catalog.transition(job.id, [job.state], JobState.QUEUED, message="retry requested",
                        error=None, reason=None, finished_at=None)
     dispatch_if_ready(catalog, catalog.get_job(job.id))

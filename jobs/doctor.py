@@ -11,7 +11,7 @@ import redis
 from jobs.broker import check_redis, redis_server_binary
 from jobs.config import FarmSettings
 from jobs.home import ensure_home, open_catalog
-from jobs.kinds import KINDS
+from jobs.kinds import TAGS
 from jobs.presence import live_workers
 from jobs.views import queue_length
 
@@ -65,7 +65,7 @@ def _workers(settings: FarmSettings) -> list[dict[str, Any]]:
     except (redis.RedisError, OSError):
         return []
     out = []
-    for tag in sorted({info.tag for info in KINDS.values()}):
+    for tag in TAGS:
         serving = [w for w in workers if tag in w.get("tags", [])]
         waiting = queue_length(client, tag)
         status = "ok" if serving or not waiting else "warn"

@@ -21,8 +21,8 @@ _BARS = re.compile(r"\b(\d{1,3})\s*bars?\b", re.I)
 def params_from_words(text: str) -> dict[str, Any]:
     """The facts stated in the text; anything not stated is left to the kind's defaults."""
     lowered = text.lower()
-    for alias, genre in _GENRE_ALIASES.items():
-        lowered = lowered.replace(alias, genre)
+    for alias, canonical in _GENRE_ALIASES.items():
+        lowered = lowered.replace(alias, canonical)
     words = set(re.findall(r"[a-z]+", lowered))
     params: dict[str, Any] = {}
     if genre := next((g for g in GENRES if g in words), None):
@@ -35,8 +35,8 @@ def params_from_words(text: str) -> dict[str, Any]:
         name = key.group(1).upper() + key.group(2)
         if name in KEYS:
             params["key"] = name
-        mode = (key.group(3) or "").lower()
-        mode = {"maj": "major", "min": "minor"}.get(mode, mode)
+        spelled = (key.group(3) or "").lower()
+        mode = {"maj": "major", "min": "minor"}.get(spelled, spelled)
         if mode in MODES:
             params["mode"] = mode
     if (meter := _METER.search(text)) and meter.group(1) in TIME_SIGNATURES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,6 +26,10 @@ TIME_SIGNATURES = ("2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "9/8", "12/8")
 Role = Literal["melody", "chords", "bass", "drums"]
 
 
+def _all_roles() -> list[Role]:
+    return ["melody", "chords", "bass", "drums"]
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -46,7 +50,7 @@ class MidiParams(_Params):
     bars: int = Field(16, ge=1, le=512)
     energy: float = Field(0.5, ge=0, le=1)
     energy_curve: list[float] = Field(default_factory=list, max_length=512)
-    instrumentation: list[Role] = Field(default_factory=lambda: list(ROLES), min_length=1)
+    instrumentation: list[Role] = Field(default_factory=lambda: _all_roles(), min_length=1)
     swing: float | None = Field(None, ge=0, le=0.5)
     humanize_ms: float = Field(8.0, ge=0, le=40)
 
@@ -83,6 +87,25 @@ class MidiParams(_Params):
         return v
 
 
+TAGS = ("llm", "midi", "image", "audio")
+
+
+class ProbeParams(_Params):
+    """A diagnostic heavy job: declares a model and VRAM, "loads" and "runs" for set times."""
+
+    tag: str = "image"
+    model: str = Field("probe-model", min_length=1, max_length=128)
+    vram_mb: int = Field(1024, ge=1, le=1_000_000)
+    load_s: float = Field(0.0, ge=0, le=3600)
+    run_s: float = Field(0.1, ge=0, le=86400)
+    fail: bool = False
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        return _choice(v, TAGS, "tag")
+
+
 @dataclass(frozen=True)
 class KindInfo:
     name: str
@@ -102,6 +125,14 @@ KINDS: dict[str, KindInfo] = {
         outputs=("music.mid", "music.music.json", "report.json"),
         description="seeded multi-track MIDI: melody, chords, bass, drums",
     ),
+    "probe": KindInfo(
+        name="probe",
+        tag="image",
+        heavy=True,
+        params=ProbeParams,
+        outputs=("probe.json",),
+        description="diagnostic heavy job: takes the GPU lease, loads and runs for set times",
+    ),
 }
 
 
@@ -114,5 +145,8 @@ def kind_info(kind: str) -> KindInfo:
         ) from None
 
 
-def queue_for(kind: str) -> str:
+def queue_for(kind: str, params: dict[str, Any]) -> str:
+    """The queue a job goes to: its kind's tag, or for `probe` the tag it names."""
+    if kind == "probe":
+        return str(params.get("tag", kind_info(kind).tag))
     return kind_info(kind).tag

@@ -19,6 +19,10 @@ def job_alive_key(settings: FarmSettings, job_id: str) -> str:
     return f"{settings.namespace}:job:{job_id}:alive"
 
 
+def cancel_key(settings: FarmSettings, job_id: str) -> str:
+    return f"{settings.namespace}:cancel:{job_id}"
+
+
 def live_workers(settings: FarmSettings, client: redis.Redis) -> list[dict[str, Any]]:
     """Workers whose announcement has not expired: nodename, pid, tags, host."""
     found = []

@@ -9,7 +9,7 @@ from jobs.broker import check_redis
 from jobs.config import FarmSettings
 from jobs.errors import BadJobSpec, BrokerUnreachable
 from jobs.home import ensure_home, open_catalog
-from jobs.kinds import kind_info
+from jobs.kinds import queue_for
 from jobs.spec import JobSpec
 from storage.catalog import Catalog
 from storage.errors import UnknownJob
@@ -27,7 +27,7 @@ def submit_job(settings: FarmSettings, spec: JobSpec) -> tuple[JobRecord, bool]:
     spec = spec.with_seed()
     assert spec.seed is not None
     job = JobRecord(
-        id=uuid.uuid4().hex, kind=spec.kind, tag=kind_info(spec.kind).tag,
+        id=uuid.uuid4().hex, kind=spec.kind, tag=queue_for(spec.kind, spec.params),
         state=JobState.QUEUED, params_json=spec.model_dump_json(include={"params"}),
         seed=spec.seed, priority=spec.priority, project=spec.project,
         idempotency_key=spec.idempotency_key,

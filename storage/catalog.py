@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 from storage.errors import CatalogUnavailable, UnknownJob
 from storage.models import (
     ArtifactRecord,
+    DeviceFence,
     JobDependency,
     JobEvent,
     JobRecord,
@@ -183,7 +184,7 @@ class Catalog:
         return self._run(work)
 
     def claim(self, job_id: str, worker: str, pid: int, from_state: JobState,
-              from_attempt: int) -> int | None:
+              from_attempt: int, to_state: JobState = JobState.RUNNING) -> int | None:
         """Start the next attempt of a job seen in `from_state` at `from_attempt`.
 
         Returns the new attempt number, or None when someone else moved the job first.
@@ -192,16 +193,16 @@ class Catalog:
         def work(session: Session) -> int | None:
             stmt = (
                 update(JobRecord)
-                .where(col(JobRecord.id) == job_id, JobRecord.state == from_state,
-                       JobRecord.attempts == from_attempt)
-                .values(state=JobState.RUNNING, attempts=JobRecord.attempts + 1,
+                .where(col(JobRecord.id) == job_id, col(JobRecord.state) == from_state,
+                       col(JobRecord.attempts) == from_attempt)
+                .values(state=to_state, attempts=JobRecord.attempts + 1,
                         worker=worker, worker_pid=pid, started_at=utcnow(),
                         finished_at=None, progress=0.0, reason=None, error=None)
             )
             if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
                 return None
             attempts = from_attempt + 1
-            session.add(JobEvent(job_id=job_id, state=JobState.RUNNING, attempt=attempts,
+            session.add(JobEvent(job_id=job_id, state=to_state, attempt=attempts,
                                  worker=worker, message=f"attempt {attempts} started"))
             return attempts
 
@@ -214,23 +215,50 @@ class Catalog:
 
         self._run(work)
 
+    def raise_fence(self, device: str, token: int) -> None:
+        """Record that `token` now holds `device`: commits fenced by older tokens fail from now."""
+
+        def work(session: Session) -> None:
+            moved = session.execute(
+                update(DeviceFence).where(col(DeviceFence.device) == device,
+                                          col(DeviceFence.token) < token).values(token=token)
+            ).rowcount  # type: ignore[attr-defined]
+            if not moved and session.get(DeviceFence, device) is None:
+                session.add(DeviceFence(device=device, token=token))
+
+        try:
+            self._run(work)
+        except IntegrityError:  # another holder inserted the row first; raise over it
+            self._run(work)
+
+    def _fence_holds(self, session: Session, fence: tuple[str, int]) -> bool:
+        device, token = fence
+        row = session.exec(
+            select(DeviceFence).where(DeviceFence.device == device).with_for_update()
+        ).first()
+        return row is not None and row.token == token
+
     def commit_result(
         self,
         job_id: str,
         attempt: int,
         artifacts: list[ArtifactRecord],
         lineage: list[LineageEdge],
+        fence: tuple[str, int] | None = None,
     ) -> bool:
-        """Mark SUCCEEDED and record artifacts in one transaction, only for the live attempt."""
+        """Mark SUCCEEDED and record artifacts in one transaction, only for the live attempt
+        and, for a job on a GPU, only while its fencing token is the device's newest."""
 
         def work(session: Session) -> bool:
+            # Write first: on SQLite the write lock is then held before the fence is read.
             stmt = (
                 update(JobRecord)
-                .where(col(JobRecord.id) == job_id, JobRecord.state == JobState.RUNNING,
-                       JobRecord.attempts == attempt)
+                .where(col(JobRecord.id) == job_id, col(JobRecord.state) == JobState.RUNNING,
+                       col(JobRecord.attempts) == attempt)
                 .values(state=JobState.SUCCEEDED, progress=1.0, finished_at=utcnow(), reason=None)
             )
-            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+            moved = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+            if not moved or (fence is not None and not self._fence_holds(session, fence)):
                 session.rollback()
                 return False
             session.add_all(artifacts)

@@ -97,6 +97,15 @@ class LineageEdge(SQLModel, table=True):
     relation: str = Field(max_length=32)
 
 
+class DeviceFence(SQLModel, table=True):
+    """The newest fencing token granted on a device; a commit with an older one is refused."""
+
+    __tablename__ = "device_fences"
+
+    device: str = Field(primary_key=True, max_length=64)
+    token: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class ModelRecord(SQLModel, table=True):
     __tablename__ = "models"
 

@@ -108,3 +108,15 @@ def test_dependencies_and_dependents(catalog: Catalog) -> None:
 def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(CatalogUnavailable, match="cannot open the catalog"):
         Catalog("postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_commit_with_a_stale_fencing_token_is_refused(catalog: Catalog) -> None:
+    job, _ = catalog.add_job(new_job())
+    attempt = catalog.claim(job.id, "w1", 1, JobState.QUEUED, 0)
+    assert attempt == 1
+    catalog.raise_fence("gpu0", 7)
+    catalog.raise_fence("gpu0", 8)  # a newer holder took the device
+    catalog.raise_fence("gpu0", 6)  # raising to an older token changes nothing
+    assert not catalog.commit_result(job.id, attempt, [artifact(job.id, attempt)], [], ("gpu0", 7))
+    assert catalog.get_job(job.id).state == JobState.RUNNING
+    assert catalog.commit_result(job.id, attempt, [artifact(job.id, attempt)], [], ("gpu0", 8))

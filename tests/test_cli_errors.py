@@ -29,6 +29,7 @@ def assert_one_line_error(result, code: int, *needles: str) -> None:
         (["submit", "midi", "--priority", "12"], ["priority"]),
         (["status", "deadbeefdead"], ["no job 'deadbeefdead'"]),
         (["worker", "--tags", "gpu-magic"], ["known tags are"]),
+        (["submit", "probe", "-p", "tag=tpu"], ["params.tag", "unknown tag"]),
         (["ls", "--state", "SLEEPING"], ["--state must be one of"]),
     ],
 )

@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from pipelines.errors import BadMusicParams
-from pipelines.midi import MidiPipeline, MidiRequest
-from storage.models import JobRecord
-from workers.context import ProcessContext
-from workers.runner import JobInputError, JobOutput
+from workers.runner import JobInputError, JobOutput, JobRun, KindRunner
 
-_pipeline: MidiPipeline | None = None
+_pipeline: Any = None
 
 
-def _loaded() -> MidiPipeline:
+def _loaded() -> Any:
+    """The process's MIDI pipeline, made once after the fork."""
     global _pipeline
     if _pipeline is None:
+        from pipelines.midi import MidiPipeline
+
         _pipeline = MidiPipeline()
         _pipeline.load({})
     return _pipeline
 
 
-def render_midi(job: JobRecord, params: dict, ctx: ProcessContext) -> list[JobOutput]:
-    fields = dict(params)
+def render_midi(run: JobRun) -> list[JobOutput]:
+    from pipelines.errors import BadMusicParams
+    from pipelines.midi import MidiRequest
+
+    fields = dict(run.params)
     fields["instrumentation"] = tuple(fields.get("instrumentation", ()))
     fields["energy_curve"] = tuple(fields.get("energy_curve", ()))
     try:
-        result = _loaded()(MidiRequest(seed=job.seed, **fields))
+        result = _loaded()(MidiRequest(seed=run.job.seed, **fields))
     except BadMusicParams as exc:
         raise JobInputError(str(exc)) from exc
     return [
@@ -38,3 +41,6 @@ def render_midi(job: JobRecord, params: dict, ctx: ProcessContext) -> list[JobOu
 
 def _canonical_json(data: dict) -> bytes:
     return (json.dumps(data, sort_keys=True, indent=1) + "\n").encode()
+
+
+MIDI = KindRunner(run=render_midi)

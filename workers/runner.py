@@ -1,21 +1,26 @@
-"""Run one delivery of a job: claim it, run its kind, store outputs, commit once."""
+"""Run one delivery of a job: claim it, take the GPU if its kind needs one, run, store, commit once."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from jobs.kinds import kind_info
 from jobs.presence import job_heartbeat, this_host
-from jobs.submit import dispatch_if_ready
+from jobs.submit import dispatch_if_ready, send_job
 from storage.errors import StorageError
 from storage.models import ArtifactRecord, JobRecord, JobState, LineageEdge
 from storage.outputs import link_output
 from workers.context import ProcessContext, process_context
+from workers.errors import JobCancelled, LeaseLost
+from workers.gpu import Lease
 from workers.heartbeat import JobHeartbeat
+from workers.residency import Residency
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +36,39 @@ class JobInputError(Exception):
     """The job's own inputs are wrong: it fails with this message and is not retried."""
 
 
-Handler = Callable[[JobRecord, dict, ProcessContext], list[JobOutput]]
+@dataclass
+class JobRun:
+    """What a kind's handler gets: the job, its params, and the means to stop or hold a GPU."""
+
+    job: JobRecord
+    params: dict
+    attempt: int
+    ctx: ProcessContext
+    cancelled: threading.Event
+    residency: Residency | None = None
+    lease: Lease | None = None
 
 
-def run_delivery(job_id: str, handler: Handler, worker: str) -> str:
+@dataclass(frozen=True)
+class KindRunner:
+    run: Callable[[JobRun], list[JobOutput]]
+    model_of: Callable[[dict], str | None] = field(default=lambda params: None)
+
+
+def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
     """Handle one delivery of a job's message; returns what happened, for the log."""
     ctx = process_context()
     job = ctx.catalog.get_job(job_id)
     if not _may_take(ctx, job):
         return f"dropped duplicate delivery of {job_id[:12]} ({job.state})"
-    attempt = ctx.catalog.claim(job.id, worker, os.getpid(), job.state, job.attempts)
+    heavy = kind_info(job.kind).heavy
+    first = JobState.WAITING_GPU if heavy else JobState.RUNNING
+    attempt = ctx.catalog.claim(job.id, worker, os.getpid(), job.state, job.attempts, first)
     if attempt is None:
         return f"dropped {job_id[:12]}: another delivery claimed it first"
-    with JobHeartbeat(ctx.settings, ctx.redis, job.id, worker):
-        outcome = _run_attempt(ctx, job, attempt, handler)
+    with JobHeartbeat(ctx.settings, ctx.redis, job.id, worker) as beat:
+        run = JobRun(job, json.loads(job.params_json)["params"], attempt, ctx, beat.cancelled)
+        outcome = _run_attempt(run, runner, worker if heavy else None)
     for dependent in ctx.catalog.dependents(job.id):
         if dependent.state == JobState.QUEUED:
             dispatch_if_ready(ctx.catalog, dependent)
@@ -75,21 +99,67 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _run_attempt(ctx: ProcessContext, job: JobRecord, attempt: int, handler: Handler) -> str:
-    params = json.loads(job.params_json)["params"]
+def _run_attempt(run: JobRun, runner: KindRunner, gpu_worker: str | None) -> str:
+    ctx, job = run.ctx, run.job
     try:
-        outputs = handler(job, params, ctx)
-        records = _store_outputs(ctx, job, attempt, outputs)
+        if gpu_worker is not None:
+            _take_gpu(run, runner, gpu_worker)
+        outputs = runner.run(run)
+        records = _store_outputs(ctx, job, run.attempt, outputs)
+        if run.residency is not None:
+            run.residency.check()
+        return _commit(run, records)
+    except JobCancelled:
+        return f"{job.id[:12]} cancelled while running; nothing committed"
+    except LeaseLost as exc:
+        return _requeue(run, str(exc))
     except (JobInputError, StorageError) as exc:
-        return _fail(ctx, job, attempt, str(exc))
+        return _fail(run, str(exc))
     except Exception as exc:
         log.exception("job %s crashed", job.id)
-        return _fail(ctx, job, attempt, f"internal error: {type(exc).__name__}: {exc}")
-    lineage = [LineageEdge(child_id=r.id, parent_id=job.id, relation="produced_by") for r in records]
+        return _fail(run, f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        if run.residency is not None and run.lease is not None:
+            run.residency.finish()
+
+
+def _take_gpu(run: JobRun, runner: KindRunner, worker: str) -> None:
+    ctx, job = run.ctx, run.job
+    run.residency = residency_of(ctx, worker)
+
+    def on_wait(reason: str) -> None:
+        ctx.catalog.set_progress(job.id, 0.0, reason=f"waiting for GPU: {reason}")
+
+    run.lease = run.residency.acquire(job, runner.model_of(run.params), run.cancelled, on_wait)
+    ctx.catalog.raise_fence(run.lease.device, run.lease.token)
+    if not ctx.catalog.transition(job.id, [JobState.WAITING_GPU], JobState.RUNNING,
+                                  message=f"{run.lease.device} token {run.lease.token}",
+                                  attempt=run.attempt, reason=None):
+        raise JobCancelled(f"job {job.id[:12]} left WAITING_GPU before it got the device")
+
+
+_residencies: dict[int, Residency] = {}
+
+
+def residency_of(ctx: ProcessContext, worker: str) -> Residency:
+    """This process's residency: one lease keeper and one resident model per process."""
+    if ctx.pid not in _residencies:
+        _residencies.clear()
+        _residencies[ctx.pid] = Residency(ctx.settings, ctx.redis, f"{worker}:{ctx.pid}")
+    return _residencies[ctx.pid]
+
+
+def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
+    ctx, job = run.ctx, run.job
+    lineage = [LineageEdge(child_id=r.id, parent_id=job.id, relation="produced_by")
+               for r in records]
     lineage += [LineageEdge(child_id=job.id, parent_id=dep.id, relation="input")
                 for dep in ctx.catalog.dependencies(job.id)]
-    if not ctx.catalog.commit_result(job.id, attempt, records, lineage):
-        return f"commit of {job.id[:12]} attempt {attempt} refused: cancelled or superseded"
+    fence = (run.lease.device, run.lease.token) if run.lease is not None else None
+    if not ctx.catalog.commit_result(job.id, run.attempt, records, lineage, fence):
+        if fence is not None:  # a newer holder's token: this attempt's outputs are void
+            return _requeue(run, f"commit refused: {fence[0]} token {fence[1]} is stale")
+        return f"commit of {job.id[:12]} attempt {run.attempt} refused: cancelled or superseded"
     for record in records:
         link_output(ctx.settings.outputs_dir, job.project, job.id, record.name,
                     ctx.store.path_for(record.sha256))
@@ -108,7 +178,16 @@ def _store_outputs(ctx: ProcessContext, job: JobRecord, attempt: int,
     return records
 
 
-def _fail(ctx: ProcessContext, job: JobRecord, attempt: int, error: str) -> str:
-    ctx.catalog.transition(job.id, [JobState.RUNNING], JobState.FAILED, message="failed",
-                           attempt=attempt, error=error)
-    return f"{job.id[:12]} failed: {error}"
+def _fail(run: JobRun, error: str) -> str:
+    run.ctx.catalog.transition(run.job.id, [JobState.RUNNING, JobState.WAITING_GPU],
+                               JobState.FAILED, message="failed", attempt=run.attempt, error=error)
+    return f"{run.job.id[:12]} failed: {error}"
+
+
+def _requeue(run: JobRun, why: str) -> str:
+    """This attempt lost its GPU lease: send the job again unless a newer attempt has it."""
+    catalog = run.ctx.catalog
+    if catalog.transition(run.job.id, [JobState.RUNNING], JobState.QUEUED, message=why,
+                          attempt=run.attempt, reason=f"re-queued: {why}"):
+        send_job(catalog.get_job(run.job.id))
+    return f"{run.job.id[:12]} attempt {run.attempt} discarded: {why}"

@@ -6,9 +6,10 @@ import logging
 
 from celery import Task
 
+import workers.announce  # noqa: F401  (connects the worker's signal handlers)
 from jobs.app import app, task_name
-import workers.announce  # noqa: F401  (connects worker signals)
-from workers.midi import render_midi
+from workers.midi import MIDI
+from workers.probe import PROBE
 from workers.runner import run_delivery
 
 log = logging.getLogger(__name__)
@@ -16,4 +17,9 @@ log = logging.getLogger(__name__)
 
 @app.task(name=task_name("midi"), bind=True)
 def midi(self: Task, job_id: str) -> None:
-    log.info(run_delivery(job_id, render_midi, self.request.hostname or "worker"))
+    log.info(run_delivery(job_id, MIDI, self.request.hostname or "worker"))
+
+
+@app.task(name=task_name("probe"), bind=True)
+def probe(self: Task, job_id: str) -> None:
+    log.info(run_delivery(job_id, PROBE, self.request.hostname or "worker"))

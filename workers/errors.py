@@ -1,0 +1,17 @@
+"""Errors raised where jobs run."""
+
+from jobs.errors import FarmError
+
+
+class WorkerError(FarmError):
+    """Something went wrong running a job."""
+
+    exit_code = 1
+
+
+class LeaseLost(WorkerError):
+    """The GPU lease expired or passed to another holder; this holder may not commit."""
+
+
+class JobCancelled(WorkerError):
+    """The job was cancelled while it ran."""

@@ -1,0 +1,201 @@
+"""The exclusive GPU lease: one holder per device, fencing tokens, fair and explained waiting.
+
+All of it lives in Redis so every worker on every machine sees the same device:
+  <ns>:gpu:<dev>:lease     JSON of the holder, with a TTL the holder renews
+  <ns>:gpu:<dev>:token     monotonic counter: every grant gets the next fencing token
+  <ns>:gpu:<dev>:waiters   sorted set of waiting job ids, ordered by priority then submit time
+  <ns>:gpu:<dev>:waiter:<job>  JSON of a waiter, with a TTL it renews (dead waiters vanish)
+  <ns>:gpu:<dev>:wake:<job>    a list a releaser pushes to, so the next waiter starts at once
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from workers.errors import LeaseLost
+
+_PRIORITY_SPAN = 10**13  # larger than any millisecond timestamp, so priority sorts first
+
+_ACQUIRE = """
+local lease, token_key, waiters = KEYS[1], KEYS[2], KEYS[3]
+local job, ttl, prefix, now = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local window, holder = tonumber(ARGV[5]), ARGV[6]
+local current = redis.call('GET', lease)
+if current then
+  -- Only this same process's idle lease may be taken over; never a live or dead holder's.
+  local held = cjson.decode(current)
+  if not (held.idle and held.worker == cjson.decode(holder).worker) then return 0 end
+end
+local head = nil
+for _, member in ipairs(redis.call('ZRANGE', waiters, 0, -1)) do
+  if redis.call('EXISTS', prefix .. member) == 1 then head = member break end
+  redis.call('ZREM', waiters, member)
+end
+if head and head ~= job then
+  -- Affinity: the idle holder's own next job may go first while the head has waited
+  -- less than the aging window and is of the same priority.
+  if not current then return 0 end
+  local mine = redis.call('ZSCORE', waiters, job)
+  local first = redis.call('ZSCORE', waiters, head)
+  local span = tonumber(ARGV[7])
+  if not mine or math.floor(tonumber(mine) / span) ~= math.floor(tonumber(first) / span) then
+    return 0
+  end
+  local info = cjson.decode(redis.call('GET', prefix .. head))
+  if now - info.since_ms > window then return 0 end
+end
+local token = redis.call('INCR', token_key)
+local record = cjson.decode(holder)
+record.token = token
+record.since_ms = now
+redis.call('SET', lease, cjson.encode(record), 'PX', ttl)
+redis.call('ZREM', waiters, job)
+redis.call('DEL', prefix .. job)
+return token
+"""
+
+_RENEW = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local held = cjson.decode(current)
+if held.token ~= tonumber(ARGV[1]) then return 0 end
+if ARGV[3] ~= '' then
+  held.idle = (ARGV[3] == 'idle')
+  redis.call('SET', KEYS[1], cjson.encode(held), 'PX', tonumber(ARGV[2]))
+else
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
+return 1
+"""
+
+_RELEASE = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if cjson.decode(current).token ~= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Lease:
+    device: str
+    job_id: str
+    token: int
+    worker: str
+    model: str | None
+
+
+def wait_score(priority: int, created_ms: int) -> int:
+    """Higher priority first, then earlier submission."""
+    return (9 - priority) * _PRIORITY_SPAN + created_ms
+
+
+class GpuLease:
+    """The lease on one device. Safe to use from many processes and machines at once."""
+
+    def __init__(self, client: redis.Redis, namespace: str, device: str, ttl_s: float = 30.0,
+                 affinity_window_s: float = 60.0) -> None:
+        self.client = client
+        self.device = device
+        self.ttl_ms = int(ttl_s * 1000)
+        self.window_ms = int(affinity_window_s * 1000)
+        base = f"{namespace}:gpu:{device}"
+        self.lease_key, self.token_key = f"{base}:lease", f"{base}:token"
+        self.waiters_key, self.waiter_prefix = f"{base}:waiters", f"{base}:waiter:"
+        self.wake_prefix = f"{base}:wake:"
+        self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    # waiting -------------------------------------------------------------------
+
+    def enqueue(self, job_id: str, priority: int, created_ms: int, info: dict[str, Any]) -> None:
+        """Join (or stay in) the line for this device; call again to stay alive in it."""
+        record = {**info, "job_id": job_id, "priority": priority}
+        existing = self.client.get(self.waiter_prefix + job_id)
+        record["since_ms"] = json.loads(existing)["since_ms"] if existing else _now_ms()
+        pipe = self.client.pipeline()
+        pipe.zadd(self.waiters_key, {job_id: wait_score(priority, created_ms)}, nx=True)
+        pipe.set(self.waiter_prefix + job_id, json.dumps(record), px=self.ttl_ms)
+        pipe.execute()
+
+    def leave(self, job_id: str) -> None:
+        pipe = self.client.pipeline()
+        pipe.zrem(self.waiters_key, job_id)
+        pipe.delete(self.waiter_prefix + job_id, self.wake_prefix + job_id)
+        pipe.execute()
+
+    def try_acquire(self, job_id: str, worker: str, pid: int, model: str | None,
+                    kind: str) -> Lease | None:
+        holder = json.dumps({"job_id": job_id, "worker": worker, "pid": pid, "model": model,
+                             "kind": kind, "idle": False})
+        token = int(self._acquire(
+            keys=[self.lease_key, self.token_key, self.waiters_key],
+            args=[job_id, self.ttl_ms, self.waiter_prefix, _now_ms(), self.window_ms, holder,
+                  _PRIORITY_SPAN],
+        ))
+        return Lease(self.device, job_id, token, worker, model) if token else None
+
+    def wait_for_wake(self, job_id: str, timeout_s: float) -> None:
+        """Sleep until a releaser wakes this waiter, or the timeout passes."""
+        self.client.blpop([self.wake_prefix + job_id], timeout=timeout_s)
+
+    # holding -------------------------------------------------------------------
+
+    def renew(self, lease: Lease, idle: bool | None = None) -> None:
+        """Extend the lease; LeaseLost if it expired or another holder has it now."""
+        state = "" if idle is None else ("idle" if idle else "busy")
+        if not int(self._renew(keys=[self.lease_key], args=[lease.token, self.ttl_ms, state])):
+            raise LeaseLost(f"lease on {self.device} (token {lease.token}) was lost")
+
+    def release(self, lease: Lease) -> bool:
+        """Give the device up and wake the next waiter; False if it was no longer ours."""
+        released = bool(int(self._release(keys=[self.lease_key], args=[lease.token])))
+        self.wake_next()
+        return released
+
+    def wake_next(self) -> None:
+        for job_id in self.client.zrange(self.waiters_key, 0, 0):
+            name = job_id.decode() if isinstance(job_id, bytes) else job_id
+            pipe = self.client.pipeline()
+            pipe.rpush(self.wake_prefix + name, "1")
+            pipe.pexpire(self.wake_prefix + name, self.ttl_ms)
+            pipe.execute()
+
+    # reading -------------------------------------------------------------------
+
+    def holder(self) -> dict[str, Any] | None:
+        raw = self.client.get(self.lease_key)
+        if not raw:
+            return None
+        held: dict[str, Any] = json.loads(raw)
+        held["expires_in_ms"] = int(self.client.pttl(self.lease_key))
+        return held
+
+    def waiters(self) -> list[dict[str, Any]]:
+        names = [n.decode() if isinstance(n, bytes) else n
+                 for n in self.client.zrange(self.waiters_key, 0, -1)]
+        infos = self.client.mget([self.waiter_prefix + n for n in names]) if names else []
+        return [json.loads(raw) for raw in infos if raw]
+
+    def explain(self, job_id: str) -> str:
+        """One line on why `job_id` waits: who holds the device and how many are ahead."""
+        line = [w["job_id"] for w in self.waiters()]
+        ahead = line.index(job_id) if job_id in line else len(line)
+        held = self.holder()
+        if held is None:
+            who = "free"
+        else:
+            state = "idle, model resident" if held.get("idle") else held.get("kind", "?")
+            who = f"held by job {held['job_id'][:8]} ({state}, {held.get('model') or '-'})"
+        return f"{self.device} {who}, {ahead} waiting ahead"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

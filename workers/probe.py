@@ -1,0 +1,54 @@
+"""The `probe` kind: a heavy job without weights, for testing and measuring the scheduler.
+
+It declares a model and its VRAM, "loads" for `load_s` (skipped when that model is already
+resident in this process) and "runs" for `run_s`, all under the GPU lease like any heavy job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from workers.errors import JobCancelled
+from workers.runner import JobInputError, JobOutput, JobRun, KindRunner
+
+
+class ProbeModel:
+    def __init__(self, name: str, vram_mb: int, load_s: float) -> None:
+        self.name, self.vram_mb, self.load_s = name, vram_mb, load_s
+
+
+def run_probe(run: JobRun) -> list[JobOutput]:
+    params, residency = run.params, run.residency
+    assert residency is not None and run.lease is not None
+    loads_before = _loads
+    load_started = time.time()
+
+    def load() -> ProbeModel:
+        global _loads
+        _loads += 1
+        if run.cancelled.wait(params["load_s"]):
+            raise JobCancelled("cancelled while loading")
+        return ProbeModel(params["model"], params["vram_mb"], params["load_s"])
+
+    residency.model_for(params["model"], load, lambda model: None)
+    run_started = time.time()
+    if run.cancelled.wait(params["run_s"]):
+        raise JobCancelled("cancelled while running")
+    if params["fail"]:
+        raise JobInputError(f"probe asked to fail (model {params['model']})")
+    report: dict[str, Any] = {
+        "job_id": run.job.id, "attempt": run.attempt, "pid": os.getpid(),
+        "device": run.lease.device, "token": run.lease.token, "model": params["model"],
+        "loaded": _loads > loads_before, "load_started": load_started,
+        "run_started": run_started, "run_finished": time.time(), "vram_mb": params["vram_mb"],
+    }
+    return [JobOutput("probe.json", json.dumps(report, sort_keys=True).encode(),
+                      "application/json")]
+
+
+_loads = 0
+
+PROBE = KindRunner(run=run_probe, model_of=lambda params: str(params["model"]))

@@ -1,0 +1,171 @@
+"""The model a worker process keeps on its GPU, and the lease that allows it to keep it.
+
+A model is only ever in VRAM while its process holds the device's lease. Between jobs of
+the same model the process keeps the lease, marked idle; as soon as a job from another
+worker waits for the device, or the model has been idle too long, it unloads and lets go.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from jobs.config import FarmSettings
+from storage.models import JobRecord
+from workers.errors import JobCancelled, LeaseLost
+from workers.gpu import GpuLease, Lease
+
+log = logging.getLogger(__name__)
+_IDLE_CHECK_S = 0.05
+
+
+class Residency:
+    """One per worker process: its lease on the device and the model loaded under it."""
+
+    def __init__(self, settings: FarmSettings, client: redis.Redis, worker: str) -> None:
+        self.api = GpuLease(client, settings.namespace, settings.worker_device,
+                            settings.lease_ttl_s, settings.affinity_window_s)
+        self.worker = worker
+        self.renew_every_s = settings.lease_ttl_s / 3
+        self.idle_unload_s = settings.idle_unload_s
+        self.lock = threading.RLock()
+        self.lease: Lease | None = None
+        self.busy = False
+        self.lost = threading.Event()
+        self.model_name: str | None = None
+        self.model: Any = None
+        self._unload_model: Callable[[Any], None] | None = None
+        self._idle_since = 0.0
+        self._thread: threading.Thread | None = None
+
+    # taking the device ------------------------------------------------------------
+
+    def acquire(self, job: JobRecord, model: str | None, cancelled: threading.Event,
+                on_wait: Callable[[str], None]) -> Lease:
+        """Wait in line (fairly, explained through `on_wait`) until the device is ours."""
+        created_ms = int(job.created_at.timestamp() * 1000)
+        info = {"worker": self.worker, "model": model, "kind": job.kind}
+        said = ""
+        while True:
+            self.api.enqueue(job.id, job.priority, created_ms, info)
+            lease = self.api.try_acquire(job.id, self.worker, _pid(), model, job.kind)
+            if lease is not None:
+                break
+            if cancelled.is_set():
+                self.api.leave(job.id)
+                raise JobCancelled(f"job {job.id[:12]} cancelled while waiting for the GPU")
+            if (reason := self.api.explain(job.id)) != said:
+                on_wait(reason)
+                said = reason
+            self.api.wait_for_wake(job.id, 0.25)
+        with self.lock:
+            if self.lease is not None and self.lease.token != lease.token:
+                self.lease = None  # our idle lease was turned into this job's lease
+            self.lease, self.busy = lease, True
+            self.lost.clear()
+        self._ensure_thread()
+        return lease
+
+    def model_for(self, name: str, load: Callable[[], Any], unload: Callable[[Any], None]) -> Any:
+        """The resident model if it is `name`; otherwise unload the old one, then load this."""
+        with self.lock:
+            if self.model_name == name and self.model is not None:
+                return self.model
+            self._unload()
+        model = load()
+        with self.lock:
+            self.model, self.model_name, self._unload_model = model, name, unload
+        return model
+
+    def check(self) -> None:
+        """Raise LeaseLost if the lease expired or passed on while the job ran."""
+        if self.lost.is_set():
+            raise LeaseLost(f"lost the lease on {self.api.device}; this result may not be committed")
+
+    # giving it back ---------------------------------------------------------------
+
+    def finish(self) -> None:
+        """The job is over: stay resident on an idle lease unless someone else waits."""
+        with self.lock:
+            self.busy = False
+            self._idle_since = time.monotonic()
+            if self.lease is None:
+                self._unload()
+            elif self._others_waiting():
+                self._give_up()
+            else:
+                try:
+                    self.api.renew(self.lease, idle=True)
+                except LeaseLost:
+                    self._drop_lost()
+
+    def _others_waiting(self) -> bool:
+        return any(w.get("worker") != self.worker for w in self.api.waiters())
+
+    def _give_up(self) -> None:
+        self._unload()
+        if self.lease is not None:
+            self.api.release(self.lease)
+            self.lease = None
+
+    def _drop_lost(self) -> None:
+        self.lost.set()
+        self.lease = None
+        self._unload()
+
+    def _unload(self) -> None:
+        if self.model is not None and self._unload_model is not None:
+            try:
+                self._unload_model(self.model)
+            except Exception:  # an unload failure must not keep the device
+                log.exception("unloading %s failed", self.model_name)
+        self.model, self.model_name, self._unload_model = None, None, None
+
+    # the keeper thread ------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._keep, name="gpu-lease", daemon=True)
+            self._thread.start()
+
+    def _keep(self) -> None:
+        last_renew = time.monotonic()
+        while True:
+            time.sleep(_IDLE_CHECK_S)
+            try:
+                last_renew = self._tick(last_renew)
+            except redis.RedisError as exc:
+                log.warning("lease keeper cannot reach Redis: %s", exc)
+
+    def _tick(self, last_renew: float) -> float:
+        with self.lock:
+            if self.lease is None:
+                return last_renew
+            now = time.monotonic()
+            if not self.busy and (self._others_waiting()
+                                  or now - self._idle_since > self.idle_unload_s):
+                self._give_up()
+                return now
+            if now - last_renew < self.renew_every_s:
+                return last_renew
+            try:
+                self.api.renew(self.lease)
+            except LeaseLost:
+                log.error("lease on %s lost (token %s)", self.api.device, self.lease.token)
+                if self.busy:
+                    self.lost.set()
+                    self.lease = None
+                else:
+                    self._drop_lost()
+            return now
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
