@@ -205,6 +205,15 @@ def export(job_id: str, dest: Path, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
+def gpu(as_json: JsonOpt = False) -> None:
+    """Who holds each GPU, which model is resident, who waits and why."""
+    from jobs.queries import gpu_docs, gpu_text
+
+    docs = gpu_docs(settings())
+    emit(docs, as_json, gpu_text(docs))
+
+
+@cli.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Check the environment: home, catalog, Redis, workers, optional libraries."""
     from jobs.doctor import doctor_text, run_checks

@@ -7,9 +7,10 @@ from typing import Any
 
 import redis
 
-from jobs.broker import redis_client
+from jobs.broker import check_redis, redis_client
 from jobs.config import FarmSettings
 from jobs.errors import WaitTimedOut
+from jobs.gpu_state import gpu_report
 from jobs.home import open_catalog
 from jobs.views import explain_wait, iso, status_doc
 from storage.models import JobState
@@ -89,3 +90,30 @@ def jobs_table(docs: list[dict[str, Any]]) -> str:
         rows.append(f"{d['job_id'][:12]}  {d['kind']:<6} {d['state']:<11} {d['attempts']:>5}  "
                     f"{d['created_at'][:19]:<20} {note}")
     return "\n".join(rows)
+
+
+def gpu_docs(settings: FarmSettings) -> list[dict[str, Any]]:
+    client = check_redis(settings)
+    devices = {name: dev.vram_mb for name, dev in settings.devices.items()}
+    return gpu_report(client, settings.namespace, devices)
+
+
+def gpu_text(docs: list[dict[str, Any]]) -> str:
+    lines = []
+    now_ms = time.time() * 1000
+    for doc in docs:
+        held = doc["holder"]
+        if held is None:
+            lines.append(f"{doc['device']} ({doc['vram_mb']} MB): free")
+        elif held.get("idle"):
+            lines.append(f"{doc['device']} ({doc['vram_mb']} MB): idle, model {held.get('model')} "
+                         f"resident in {held['worker']} (token {held['token']})")
+        else:
+            lines.append(f"{doc['device']} ({doc['vram_mb']} MB): held by job {held['job_id'][:12]} "
+                         f"({held.get('kind')}, {held.get('model')}) in {held['worker']}, "
+                         f"token {held['token']}, expires in {held['expires_in_ms'] / 1000:.1f} s")
+        for n, w in enumerate(doc["waiting"], 1):
+            waited = (now_ms - w["since_ms"]) / 1000
+            lines.append(f"  {n}. job {w['job_id'][:12]} ({w.get('kind')}, {w.get('model')}) "
+                         f"priority {w['priority']}, waiting {waited:.1f} s")
+    return "\n".join(lines)

@@ -21,6 +21,7 @@ from storage.models import (
     JobRecord,
     JobState,
     LineageEdge,
+    ModelRecord,
     utcnow,
 )
 
@@ -268,6 +269,25 @@ class Catalog:
             return True
 
         return self._run(work)
+
+    def record_model(self, name: str, path: str, sha256: str, vram_mb: int | None,
+                     load_s: float | None) -> None:
+        """Remember a model file and what loading it cost last time (VRAM, seconds)."""
+
+        def work(session: Session) -> None:
+            row = session.get(ModelRecord, sha256) or ModelRecord(sha256=sha256, name=name, path=path)
+            row.name, row.path, row.vram_mb, row.load_s = name, path, vram_mb, load_s
+            row.updated_at = utcnow()
+            session.add(row)
+
+        try:
+            self._run(work)
+        except IntegrityError:  # two processes loaded the same model at once: one row is enough
+            pass
+
+    def models(self) -> list[ModelRecord]:
+        with self.session() as session:
+            return list(session.exec(select(ModelRecord).order_by(col(ModelRecord.name))).all())
 
     # reads ------------------------------------------------------------------
 

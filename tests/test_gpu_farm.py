@@ -159,3 +159,19 @@ def test_cancelling_a_running_heavy_job_releases_the_lease_at_once(gpu_env, star
     assert time.monotonic() - cancelled_at < 3
     assert farm_json(gpu_env, "status", long)["state"] == "CANCELLED"
     assert farm_json(gpu_env, "wait", nxt, "--timeout", "30")["state"] == "SUCCEEDED"
+
+
+def test_job_needing_more_vram_than_the_device_has_fails_clearly(gpu_env, start_worker) -> None:
+    start_worker(tags="image")
+    job = submit_probe(gpu_env, vram_mb=40000)
+    doc = wait_done(gpu_env, job, 30)
+    assert doc["state"] == "FAILED"
+    assert "needs 40000 MB of VRAM but gpu0 has 16384 MB" in doc["error"]
+    assert lease_holder(gpu_env) is None
+
+
+def test_model_registry_remembers_load_cost(gpu_env, start_worker) -> None:
+    start_worker(tags="image")
+    wait_done(gpu_env, submit_probe(gpu_env, model="sd15", vram_mb=3500, load_s=0.2))
+    models = {m.name: m for m in Catalog(gpu_env["FARM_DB_URL"]).models()}
+    assert models["sd15"].vram_mb == 3500 and models["sd15"].load_s >= 0.2

@@ -1,6 +1,7 @@
 """The exclusive GPU lease: one holder per device, fencing tokens, fair and explained waiting.
 
-All of it lives in Redis so every worker on every machine sees the same device:
+All of it lives in Redis so every worker on every machine sees the same device
+(key names in `jobs/gpu_state.py`, which also reads them for the CLI):
   <ns>:gpu:<dev>:lease     JSON of the holder, with a TTL the holder renews
   <ns>:gpu:<dev>:token     monotonic counter: every grant gets the next fencing token
   <ns>:gpu:<dev>:waiters   sorted set of waiting job ids, ordered by priority then submit time
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis
 
+from jobs.gpu_state import GpuKeys, explain_gpu_wait, read_holder, read_line, read_waiters
 from workers.errors import LeaseLost
 
 _PRIORITY_SPAN = 10**13  # larger than any millisecond timestamp, so priority sorts first
@@ -105,10 +107,10 @@ class GpuLease:
         self.device = device
         self.ttl_ms = int(ttl_s * 1000)
         self.window_ms = int(affinity_window_s * 1000)
-        base = f"{namespace}:gpu:{device}"
-        self.lease_key, self.token_key = f"{base}:lease", f"{base}:token"
-        self.waiters_key, self.waiter_prefix = f"{base}:waiters", f"{base}:waiter:"
-        self.wake_prefix = f"{base}:wake:"
+        self.keys = GpuKeys.of(namespace, device)
+        self.lease_key, self.token_key = self.keys.lease, self.keys.token
+        self.waiters_key, self.waiter_prefix = self.keys.waiters, self.keys.waiter_prefix
+        self.wake_prefix = self.keys.wake_prefix
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
@@ -161,8 +163,7 @@ class GpuLease:
         return released
 
     def wake_next(self) -> None:
-        for job_id in self.client.zrange(self.waiters_key, 0, 0):
-            name = job_id.decode() if isinstance(job_id, bytes) else job_id
+        for name in self._line(0, 0):
             pipe = self.client.pipeline()
             pipe.rpush(self.wake_prefix + name, "1")
             pipe.pexpire(self.wake_prefix + name, self.ttl_ms)
@@ -170,31 +171,18 @@ class GpuLease:
 
     # reading -------------------------------------------------------------------
 
+    def _line(self, start: int, end: int) -> list[str]:
+        return read_line(self.client, self.keys, start, end)
+
     def holder(self) -> dict[str, Any] | None:
-        raw = self.client.get(self.lease_key)
-        if not raw:
-            return None
-        held: dict[str, Any] = json.loads(raw)
-        held["expires_in_ms"] = int(self.client.pttl(self.lease_key))
-        return held
+        return read_holder(self.client, self.keys)
 
     def waiters(self) -> list[dict[str, Any]]:
-        names = [n.decode() if isinstance(n, bytes) else n
-                 for n in self.client.zrange(self.waiters_key, 0, -1)]
-        infos = self.client.mget([self.waiter_prefix + n for n in names]) if names else []
-        return [json.loads(raw) for raw in infos if raw]
+        return read_waiters(self.client, self.keys)
 
     def explain(self, job_id: str) -> str:
         """One line on why `job_id` waits: who holds the device and how many are ahead."""
-        line = [w["job_id"] for w in self.waiters()]
-        ahead = line.index(job_id) if job_id in line else len(line)
-        held = self.holder()
-        if held is None:
-            who = "free"
-        else:
-            state = "idle, model resident" if held.get("idle") else held.get("kind", "?")
-            who = f"held by job {held['job_id'][:8]} ({state}, {held.get('model') or '-'})"
-        return f"{self.device} {who}, {ahead} waiting ahead"
+        return explain_gpu_wait(self.client, self.keys, self.device, job_id)
 
 
 def _now_ms() -> int:

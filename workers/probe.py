@@ -6,6 +6,7 @@ resident in this process) and "runs" for `run_s`, all under the GPU lease like a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -31,7 +32,10 @@ def run_probe(run: JobRun) -> list[JobOutput]:
         _loads += 1
         if run.cancelled.wait(params["load_s"]):
             raise JobCancelled("cancelled while loading")
-        return ProbeModel(params["model"], params["vram_mb"], params["load_s"])
+        name = params["model"]
+        run.ctx.catalog.record_model(name, f"probe:{name}", hashlib.sha256(name.encode()).hexdigest(),
+                                     params["vram_mb"], time.time() - load_started)
+        return ProbeModel(name, params["vram_mb"], params["load_s"])
 
     residency.model_for(params["model"], load, lambda model: None)
     run_started = time.time()
@@ -51,4 +55,5 @@ def run_probe(run: JobRun) -> list[JobOutput]:
 
 _loads = 0
 
-PROBE = KindRunner(run=run_probe, model_of=lambda params: str(params["model"]))
+PROBE = KindRunner(run=run_probe, model_of=lambda params: str(params["model"]),
+                   vram_mb_of=lambda params: int(params["vram_mb"]))

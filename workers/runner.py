@@ -53,6 +53,7 @@ class JobRun:
 class KindRunner:
     run: Callable[[JobRun], list[JobOutput]]
     model_of: Callable[[dict], str | None] = field(default=lambda params: None)
+    vram_mb_of: Callable[[dict], int] = field(default=lambda params: 0)
 
 
 def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
@@ -126,6 +127,11 @@ def _run_attempt(run: JobRun, runner: KindRunner, gpu_worker: str | None) -> str
 def _take_gpu(run: JobRun, runner: KindRunner, worker: str) -> None:
     ctx, job = run.ctx, run.job
     run.residency = residency_of(ctx, worker)
+    needed, device = runner.vram_mb_of(run.params), ctx.settings.worker_device
+    available = ctx.settings.devices[device].vram_mb
+    if needed > available:
+        raise JobInputError(f"needs {needed} MB of VRAM but {device} has {available} MB; "
+                            "run it on a larger device (devices in farm.yaml)")
 
     def on_wait(reason: str) -> None:
         ctx.catalog.set_progress(job.id, 0.0, reason=f"waiting for GPU: {reason}")

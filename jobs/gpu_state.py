@@ -1,0 +1,73 @@
+"""Reading a GPU's lease and its line of waiters out of Redis, for `farm gpu` and reasons.
+
+The lease itself (taking, renewing, releasing) lives in `workers/gpu.py`; this is the
+read side, which the CLI needs without importing anything of the workers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+
+@dataclass(frozen=True)
+class GpuKeys:
+    lease: str
+    token: str
+    waiters: str
+    waiter_prefix: str
+    wake_prefix: str
+
+    @classmethod
+    def of(cls, namespace: str, device: str) -> GpuKeys:
+        base = f"{namespace}:gpu:{device}"
+        return cls(f"{base}:lease", f"{base}:token", f"{base}:waiters", f"{base}:waiter:",
+                   f"{base}:wake:")
+
+
+def read_holder(client: redis.Redis, keys: GpuKeys) -> dict[str, Any] | None:
+    raw = client.get(keys.lease)
+    if not raw:
+        return None
+    held: dict[str, Any] = json.loads(raw)
+    held["expires_in_ms"] = int(client.pttl(keys.lease))  # type: ignore[arg-type]
+    return held
+
+
+def read_line(client: redis.Redis, keys: GpuKeys, start: int = 0, end: int = -1) -> list[str]:
+    members: list[Any] = client.zrange(keys.waiters, start, end)  # type: ignore[assignment]
+    return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+
+def read_waiters(client: redis.Redis, keys: GpuKeys) -> list[dict[str, Any]]:
+    """Waiters in the order they will be served; dead ones (expired info) are left out."""
+    names = read_line(client, keys)
+    infos = client.mget([keys.waiter_prefix + n for n in names]) if names else []
+    return [json.loads(raw) for raw in infos if raw]  # type: ignore[union-attr]
+
+
+def explain_gpu_wait(client: redis.Redis, keys: GpuKeys, device: str, job_id: str) -> str:
+    """One line: who holds the device and how many wait ahead of `job_id`."""
+    line = [w["job_id"] for w in read_waiters(client, keys)]
+    ahead = line.index(job_id) if job_id in line else len(line)
+    held = read_holder(client, keys)
+    if held is None:
+        who = "free"
+    else:
+        state = "idle, model resident" if held.get("idle") else held.get("kind", "?")
+        who = f"held by job {held['job_id'][:8]} ({state}, {held.get('model') or '-'})"
+    return f"{device} {who}, {ahead} waiting ahead"
+
+
+def gpu_report(client: redis.Redis, namespace: str, devices: dict[str, int]) -> list[dict[str, Any]]:
+    """Per device: its VRAM, the holder (resident model when idle) and the waiters."""
+    report = []
+    for device, vram_mb in devices.items():
+        keys = GpuKeys.of(namespace, device)
+        report.append({"device": device, "vram_mb": vram_mb,
+                       "holder": read_holder(client, keys),
+                       "waiting": read_waiters(client, keys)})
+    return report
