@@ -65,6 +65,19 @@ def demo(
 
 
 @cli.command()
+def up(
+    tags: Annotated[str | None, typer.Option(help="Tags to run workers for (config: worker_tags).")]
+    = None,
+) -> None:
+    """Run a local farm: Redis, a worker per tag, the reconciler. Ctrl-C stops it all."""
+    from jobs.up import run_farm
+
+    conf = settings()
+    wanted = [t.strip() for t in tags.split(",")] if tags else conf.worker_tags
+    run_farm(conf, wanted, say=typer.echo)
+
+
+@cli.command()
 def worker(
     tags: Annotated[str, typer.Option(help="Comma-separated queue tags to consume.")] = "midi",
     concurrency: Annotated[int, typer.Option(min=1, help="Processes running jobs.")] = 1,
@@ -205,6 +218,20 @@ def export(job_id: str, dest: Path, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
+def reconcile(as_json: JsonOpt = False) -> None:
+    """Re-send catalogued jobs that Redis lost; re-queue jobs whose worker vanished."""
+    from jobs.broker import check_redis
+    from jobs.home import open_catalog
+    from jobs.reconcile import reconcile_once
+
+    conf = settings()
+    doc = reconcile_once(conf, open_catalog(conf), check_redis(conf))
+    human = ("another reconciler pass is running" if doc["skipped"] else
+             ", ".join(f"{k}: {len(v)}" for k, v in doc.items() if k != "skipped"))
+    emit(doc, as_json, human)
+
+
+@cli.command()
 def gpu(as_json: JsonOpt = False) -> None:
     """Who holds each GPU, which model is resident, who waits and why."""
     from jobs.queries import gpu_docs, gpu_text
@@ -223,6 +250,39 @@ def doctor(as_json: JsonOpt = False) -> None:
     failed = [c for c in checks if c["status"] == "fail"]
     if failed:
         raise typer.Exit(max(int(c.get("exit_code", 3)) for c in failed))
+
+
+catalog_cli = typer.Typer(help="Check and clean the store against the catalog.",
+                          no_args_is_help=True)
+cli.add_typer(catalog_cli, name="catalog")
+
+
+@catalog_cli.command("verify")
+def catalog_verify(as_json: JsonOpt = False) -> None:
+    """Re-hash every referenced blob; exit 1 naming any missing or corrupt one."""
+    from jobs.integrity import verify_store
+
+    doc = verify_store(settings())
+    lines = [f"{p['problem']}: {p['path']} (job {p['job_id'][:12]}, {p['name']})"
+             for p in doc["problems"]]
+    emit(doc, as_json, "\n".join(lines + [f"{doc['checked']} blobs checked, "
+                                           f"{len(doc['problems'])} problems"]))
+    if doc["problems"]:
+        raise typer.Exit(1)
+
+
+@catalog_cli.command("gc")
+def catalog_gc(
+    delete: Annotated[bool, typer.Option("--delete", help="Really remove (default: dry run).")]
+    = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Blobs no artifact references; removed only with --delete."""
+    from jobs.integrity import collect_garbage
+
+    doc = collect_garbage(settings(), delete)
+    verb = "removed" if delete else "would remove (dry run; --delete to remove)"
+    emit(doc, as_json, f"{verb} {len(doc['orphans'])} blobs, {doc['bytes']} bytes")
 
 
 def main() -> None:

@@ -72,6 +72,8 @@ class FarmSettings(BaseSettings):
     lease_ttl_s: float = Field(30.0, gt=0)
     affinity_window_s: float = Field(60.0, ge=0)
     idle_unload_s: float = Field(300.0, ge=0)
+    reconcile_every_s: float = Field(15.0, gt=0)
+    shutdown_grace_s: float = Field(60.0, ge=0)  # then running jobs are killed and re-queued
 
     @property
     def worker_device(self) -> str:

@@ -20,12 +20,13 @@ class GpuKeys:
     waiters: str
     waiter_prefix: str
     wake_prefix: str
+    events: str  # recent grants and releases, newest first, for `farm gpu` and benchmarks
 
     @classmethod
     def of(cls, namespace: str, device: str) -> GpuKeys:
         base = f"{namespace}:gpu:{device}"
         return cls(f"{base}:lease", f"{base}:token", f"{base}:waiters", f"{base}:waiter:",
-                   f"{base}:wake:")
+                   f"{base}:wake:", f"{base}:events")
 
 
 def read_holder(client: redis.Redis, keys: GpuKeys) -> dict[str, Any] | None:
@@ -60,6 +61,12 @@ def explain_gpu_wait(client: redis.Redis, keys: GpuKeys, device: str, job_id: st
         state = "idle, model resident" if held.get("idle") else held.get("kind", "?")
         who = f"held by job {held['job_id'][:8]} ({state}, {held.get('model') or '-'})"
     return f"{device} {who}, {ahead} waiting ahead"
+
+
+def read_events(client: redis.Redis, keys: GpuKeys, count: int = 1000) -> list[dict[str, Any]]:
+    """Recent lease events, oldest first: {"event": "grant"|"release", "job_id", "token", "t"}."""
+    raw: list[Any] = client.lrange(keys.events, 0, count - 1)  # type: ignore[assignment]
+    return [json.loads(r) for r in reversed(raw)]
 
 
 def gpu_report(client: redis.Redis, namespace: str, devices: dict[str, int]) -> list[dict[str, Any]]:

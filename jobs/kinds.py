@@ -145,6 +145,13 @@ def kind_info(kind: str) -> KindInfo:
         ) from None
 
 
+def model_of(kind: str, params: dict[str, Any]) -> str | None:
+    """The model a heavy job loads, so the scheduler can keep it resident between jobs."""
+    if kind == "probe":
+        return str(params.get("model"))
+    return None
+
+
 def queue_for(kind: str, params: dict[str, Any]) -> str:
     """The queue a job goes to: its kind's tag, or for `probe` the tag it names."""
     if kind == "probe":

@@ -21,10 +21,16 @@ def start_worker(settings: FarmSettings, tags: list[str], concurrency: int = 1) 
     env = dict(os.environ)
     env["FARM_HOME"] = str(settings.home_dir)
     env["REDIS_URL"] = settings.redis_client_url
+    env.setdefault("FARM_THREADS", str(settings.threads))
     env["FARM_DB_URL"] = settings.catalog_url
     args = [sys.executable, "-m", "jobs.cli", "worker", "--tags", ",".join(tags),
-            "--concurrency", str(concurrency), "--loglevel", "WARNING"]
-    return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+            "--concurrency", str(concurrency), "--loglevel", "INFO"]
+    logs = settings.home_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    # Worker output goes to a log per tag, so the CLI's own stdout stays clean for --json.
+    with open(logs / f"worker-{'+'.join(tags)}.log", "ab") as log:
+        return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 
 
 def wait_for_workers(settings: FarmSettings, client: redis.Redis, pids: set[int],

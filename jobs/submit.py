@@ -9,7 +9,7 @@ from jobs.broker import check_redis
 from jobs.config import FarmSettings
 from jobs.errors import BadJobSpec, BrokerUnreachable
 from jobs.home import ensure_home, open_catalog
-from jobs.kinds import queue_for
+from jobs.kinds import model_of, queue_for
 from jobs.spec import JobSpec
 from storage.catalog import Catalog
 from storage.errors import UnknownJob
@@ -30,6 +30,7 @@ def submit_job(settings: FarmSettings, spec: JobSpec) -> tuple[JobRecord, bool]:
         id=uuid.uuid4().hex, kind=spec.kind, tag=queue_for(spec.kind, spec.params),
         state=JobState.QUEUED, params_json=spec.model_dump_json(include={"params"}),
         seed=spec.seed, priority=spec.priority, project=spec.project,
+        model=model_of(spec.kind, spec.params),
         idempotency_key=spec.idempotency_key,
     )
     job, created = catalog.add_job(job, deps)
@@ -60,6 +61,7 @@ def dispatch_if_ready(catalog: Catalog, job: JobRecord) -> bool:
         names = ", ".join(d.id[:12] for d in pending)
         catalog.set_progress(job.id, 0.0, reason=f"waiting for inputs: {names}")
         return False
+    catalog.mark_dispatched(job.id)
     send_job(job)
     return True
 

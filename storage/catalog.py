@@ -209,6 +209,27 @@ class Catalog:
 
         return self._run(work)
 
+    def mark_dispatched(self, job_id: str) -> None:
+        def work(session: Session) -> None:
+            session.execute(update(JobRecord).where(col(JobRecord.id) == job_id)
+                            .values(dispatched_at=utcnow(), reason=None))
+
+        self._run(work)
+
+    def next_ready(self, tag: str, kinds: Iterable[str], model: str | None = None
+                   ) -> JobRecord | None:
+        """The first dispatched QUEUED job of these kinds on `tag` (of `model`, if given),
+        in fair order: priority, then submission."""
+        query = select(JobRecord).where(
+            col(JobRecord.state) == JobState.QUEUED, col(JobRecord.tag) == tag,
+            col(JobRecord.kind).in_(list(kinds)), col(JobRecord.dispatched_at).is_not(None),
+        )
+        if model is not None:
+            query = query.where(col(JobRecord.model) == model)
+        query = query.order_by(col(JobRecord.priority).desc(), col(JobRecord.created_at)).limit(1)
+        with self.session() as session:
+            return session.exec(query).first()
+
     def set_progress(self, job_id: str, progress: float, reason: str | None = None) -> None:
         def work(session: Session) -> None:
             session.execute(update(JobRecord).where(col(JobRecord.id) == job_id)

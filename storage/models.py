@@ -32,7 +32,10 @@ ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.WAITING_GPU, JobState.RUNNI
 
 class JobRecord(SQLModel, table=True):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_state_created", "state", "created_at"),
+        Index("ix_jobs_ready", "state", "tag", "priority", "created_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     kind: str = Field(index=True, max_length=32)
@@ -43,7 +46,9 @@ class JobRecord(SQLModel, table=True):
     priority: int = 5
     project: str = Field(default="default", max_length=128)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=128)
+    model: str | None = Field(default=None, max_length=255)  # heavy kinds: the model it loads
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    dispatched_at: datetime | None = None  # inputs ready and a message sent to its queue
     started_at: datetime | None = None
     finished_at: datetime | None = None
     attempts: int = 0

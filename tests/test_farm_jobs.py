@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import mido
@@ -107,7 +108,7 @@ def test_duplicate_delivery_of_a_finished_job_does_not_run_it_again(farm_env, st
         "from jobs.submit import send_job; s = load_settings();"
         f"send_job(open_catalog(s).get_job('{job_id}'))"
     )
-    subprocess.run(["python", "-c", resend], env=farm_env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", resend], env=farm_env, check=True, timeout=60)
     marker = farm_json(farm_env, "submit", "midi")["job_id"]
     farm_json(farm_env, "wait", marker, "--timeout", "60")
     doc = farm_json(farm_env, "status", job_id)

@@ -14,7 +14,9 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from jobs.broker import redis_client
 from jobs.config import apply_thread_caps, load_settings
+from jobs.home import open_catalog
 from jobs.presence import this_host, worker_key
+from jobs.reconcile import reconcile_once
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
@@ -46,9 +48,22 @@ def _announce(sender: Any) -> None:
     threading.Thread(target=beat, name="announce", daemon=True).start()
 
 
+def _reconcile_forever() -> None:
+    """Every worker runs the reconciler now and then; a Redis lock lets one pass run at a time."""
+    settings = load_settings()
+    client = redis_client(settings)
+    catalog = open_catalog(settings)
+    while not _stop.wait(settings.reconcile_every_s):
+        try:
+            reconcile_once(settings, catalog, client)
+        except Exception:  # the next pass tries again; a worker must not die of it
+            log.exception("reconciler pass failed")
+
+
 @worker_ready.connect
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
     _announce(sender)
+    threading.Thread(target=_reconcile_forever, name="reconciler", daemon=True).start()
 
 
 @worker_shutdown.connect

@@ -18,9 +18,10 @@ from typing import Any
 
 import redis
 
-from jobs.gpu_state import GpuKeys, explain_gpu_wait, read_holder, read_line, read_waiters
+from jobs.gpu_state import GpuKeys, explain_gpu_wait, read_holder, read_waiters
 from workers.errors import LeaseLost
 
+_EVENTS_KEPT = 1000
 _PRIORITY_SPAN = 10**13  # larger than any millisecond timestamp, so priority sorts first
 
 _ACQUIRE = """
@@ -77,10 +78,20 @@ return 1
 
 _RELEASE = """
 local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-if cjson.decode(current).token ~= tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
+local released = 0
+if current and cjson.decode(current).token == tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  released = 1
+end
+-- Wake the first live waiter so the hand-over does not wait for its next poll.
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('EXISTS', ARGV[2] .. member) == 1 then
+    redis.call('RPUSH', ARGV[3] .. member, '1')
+    redis.call('PEXPIRE', ARGV[3] .. member, tonumber(ARGV[4]))
+    break
+  end
+end
+return released
 """
 
 
@@ -142,7 +153,18 @@ class GpuLease:
             args=[job_id, self.ttl_ms, self.waiter_prefix, _now_ms(), self.window_ms, holder,
                   _PRIORITY_SPAN],
         ))
-        return Lease(self.device, job_id, token, worker, model) if token else None
+        if not token:
+            return None
+        self._log("grant", job_id, token)
+        return Lease(self.device, job_id, token, worker, model)
+
+    def _log(self, event: str, job_id: str, token: int, at: float | None = None) -> None:
+        record = json.dumps({"event": event, "job_id": job_id, "token": token,
+                             "t": at if at is not None else time.time()})
+        pipe = self.client.pipeline()
+        pipe.lpush(self.keys.events, record)
+        pipe.ltrim(self.keys.events, 0, _EVENTS_KEPT - 1)
+        pipe.execute()
 
     def wait_for_wake(self, job_id: str, timeout_s: float) -> None:
         """Sleep until a releaser wakes this waiter, or the timeout passes."""
@@ -158,21 +180,16 @@ class GpuLease:
 
     def release(self, lease: Lease) -> bool:
         """Give the device up and wake the next waiter; False if it was no longer ours."""
-        released = bool(int(self._release(keys=[self.lease_key], args=[lease.token])))
-        self.wake_next()
+        at = time.time()
+        released = bool(int(self._release(
+            keys=[self.lease_key, self.waiters_key],
+            args=[lease.token, self.waiter_prefix, self.wake_prefix, self.ttl_ms],
+        )))
+        if released:
+            self._log("release", lease.job_id, lease.token, at)
         return released
 
-    def wake_next(self) -> None:
-        for name in self._line(0, 0):
-            pipe = self.client.pipeline()
-            pipe.rpush(self.wake_prefix + name, "1")
-            pipe.pexpire(self.wake_prefix + name, self.ttl_ms)
-            pipe.execute()
-
     # reading -------------------------------------------------------------------
-
-    def _line(self, start: int, end: int) -> list[str]:
-        return read_line(self.client, self.keys, start, end)
 
     def holder(self) -> dict[str, Any] | None:
         return read_holder(self.client, self.keys)

@@ -9,12 +9,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from jobs.kinds import kind_info
 from jobs.presence import job_heartbeat, this_host
 from jobs.submit import dispatch_if_ready, send_job
 from storage.errors import StorageError
-from storage.models import ArtifactRecord, JobRecord, JobState, LineageEdge
+from storage.models import ArtifactRecord, JobRecord, JobState, LineageEdge, utcnow
 from storage.outputs import link_output
 from workers.context import ProcessContext, process_context
 from workers.errors import JobCancelled, LeaseLost
@@ -59,14 +60,12 @@ class KindRunner:
 def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
     """Handle one delivery of a job's message; returns what happened, for the log."""
     ctx = process_context()
-    job = ctx.catalog.get_job(job_id)
-    if not _may_take(ctx, job):
-        return f"dropped duplicate delivery of {job_id[:12]} ({job.state})"
-    heavy = kind_info(job.kind).heavy
-    first = JobState.WAITING_GPU if heavy else JobState.RUNNING
-    attempt = ctx.catalog.claim(job.id, worker, os.getpid(), job.state, job.attempts, first)
-    if attempt is None:
-        return f"dropped {job_id[:12]}: another delivery claimed it first"
+    delivered = ctx.catalog.get_job(job_id)
+    heavy = kind_info(delivered.kind).heavy
+    claimed = _claim_turn(ctx, delivered, worker) if heavy else _claim(ctx, delivered, worker)
+    if claimed is None:
+        return f"nothing to run for delivery of {job_id[:12]} ({delivered.state})"
+    job, attempt = claimed
     with JobHeartbeat(ctx.settings, ctx.redis, job.id, worker) as beat:
         run = JobRun(job, json.loads(job.params_json)["params"], attempt, ctx, beat.cancelled)
         outcome = _run_attempt(run, runner, worker if heavy else None)
@@ -74,6 +73,55 @@ def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
         if dependent.state == JobState.QUEUED:
             dispatch_if_ready(ctx.catalog, dependent)
     return outcome
+
+
+def _claim(ctx: ProcessContext, job: JobRecord, worker: str,
+           first: JobState = JobState.RUNNING) -> tuple[JobRecord, int] | None:
+    if not _may_take(ctx, job):
+        return None
+    attempt = ctx.catalog.claim(job.id, worker, os.getpid(), job.state, job.attempts, first)
+    return None if attempt is None else (job, attempt)
+
+
+def _claim_turn(ctx: ProcessContext, delivered: JobRecord, worker: str
+                ) -> tuple[JobRecord, int] | None:
+    """On a GPU a delivery is a turn, not a ticket: it runs the fairest ready job of its kind,
+    preferring the model this process has resident while the head of the line is young.
+
+    Every ready job has a message of its own, so each delivery running exactly one job keeps
+    the count right; a job whose runner died is taken over by its own delivery.
+    """
+    if delivered.state in (JobState.RUNNING, JobState.WAITING_GPU):
+        if taken := _claim(ctx, delivered, worker, JobState.WAITING_GPU):
+            return taken
+        # Its runner is alive (this message was used by a swap): run the next ready job.
+    resident = residency_of(ctx, worker).model_name
+    for _ in range(8):  # another worker may claim our choice first; choose again
+        choice = _choose(ctx, delivered, resident)
+        if choice is None:
+            return None
+        if claimed := _claim(ctx, choice, worker, JobState.WAITING_GPU):
+            if choice.id != delivered.id:
+                log.info("delivery of %s runs %s (%s)", delivered.id[:12], choice.id[:12],
+                         "model resident" if choice.model == resident else "fair order")
+            return claimed
+    return None
+
+
+def _choose(ctx: ProcessContext, delivered: JobRecord, resident: str | None) -> JobRecord | None:
+    head = ctx.catalog.next_ready(delivered.tag, [delivered.kind])
+    if head is None or resident is None or head.model == resident:
+        return head
+    mine = ctx.catalog.next_ready(delivered.tag, [delivered.kind], resident)
+    waited_s = (utcnow() - _aware(head.dispatched_at or head.created_at)).total_seconds()
+    if mine is not None and mine.priority >= head.priority and \
+            waited_s < ctx.settings.affinity_window_s:
+        return mine
+    return head
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _may_take(ctx: ProcessContext, job: JobRecord) -> bool:

@@ -1,0 +1,109 @@
+"""A throw-away farm for benchmarks: embedded Redis, its own FARM_HOME, real worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class BenchFarm:
+    def __init__(self, home: Path, redis_url: str, extra_env: dict[str, str]) -> None:
+        self.home = home
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("FARM_")}
+        self.env.update({"FARM_HOME": str(home), "REDIS_URL": redis_url,
+                         "FARM_DB_URL": f"sqlite:///{home / 'catalog.db'}",
+                         "PYTHONPATH": str(REPO), **extra_env})
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def settings(self) -> Any:
+        from jobs.config import load_settings
+
+        return load_settings(home=self.home, redis_url=self.env["REDIS_URL"],
+                             db_url=self.env["FARM_DB_URL"])
+
+    def start_worker(self, tags: str, concurrency: int = 1) -> None:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobs.cli", "worker", "--tags", tags, "--concurrency",
+             str(concurrency), "--loglevel", "WARNING"], env=self.env, cwd=REPO,
+            stdout=subprocess.DEVNULL,
+        )
+        self.workers.append(proc)
+        from jobs.presence import live_workers
+
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        while proc.pid not in {int(w["pid"]) for w in live_workers(self.settings(), client)}:
+            time.sleep(0.05)
+
+    def submit(self, specs: list[dict[str, Any]]) -> list[str]:
+        """Submit in one child process with this farm's environment (the real submit path)."""
+        code = (
+            "import json, sys\n"
+            "from jobs.config import load_settings\n"
+            "from jobs.spec import parse_spec\n"
+            "from jobs.submit import submit_job\n"
+            "s = load_settings()\n"
+            "print(json.dumps([submit_job(s, parse_spec(x))[0].id for x in json.load(sys.stdin)]))\n"
+        )
+        import json
+
+        out = subprocess.run([sys.executable, "-c", code], input=json.dumps(specs), env=self.env,
+                             cwd=REPO, capture_output=True, text=True, check=True)
+        return list(json.loads(out.stdout))
+
+    def wait_all(self, ids: list[str], timeout_s: float = 1800) -> list[Any]:
+        from storage.catalog import Catalog
+
+        catalog = Catalog(self.env["FARM_DB_URL"])
+        deadline = time.monotonic() + timeout_s
+        pending = set(ids)
+        while pending and time.monotonic() < deadline:
+            pending = {j for j in pending if not catalog.get_job(j).state.is_terminal}
+            time.sleep(0.05)
+        if pending:
+            raise RuntimeError(f"{len(pending)} jobs did not finish")
+        return [catalog.get_job(j) for j in ids]
+
+    def stop(self) -> None:
+        from jobs.processes import stop_processes
+
+        stop_processes(self.workers)
+        self.workers = []
+
+
+@contextmanager
+def bench_farm(extra_env: dict[str, str] | None = None) -> Iterator[BenchFarm]:
+    """A fresh farm on an embedded redis-server (TCP on a free port, no persistence)."""
+    from jobs.broker import redis_server_binary
+
+    with tempfile.TemporaryDirectory(prefix="farm-bench-") as tmp:
+        home = Path(tmp)
+        sock = home / "r.sock"
+        server = subprocess.Popen([redis_server_binary(), "--port", "0", "--unixsocket", str(sock),
+                                   "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        try:
+            while not sock.exists():
+                time.sleep(0.02)
+            farm = BenchFarm(home, f"unix://{sock}", extra_env or {})
+            try:
+                yield farm
+            finally:
+                farm.stop()
+        finally:
+            server.terminate()
+            server.wait()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
