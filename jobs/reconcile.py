@@ -26,6 +26,7 @@ from storage.models import JobRecord, JobState
 
 log = logging.getLogger(__name__)
 SEND_GRACE_S = 5.0  # a message sent this recently may still be on its way
+UNACKED_GRACE_S = 30.0  # a live worker claims what it was delivered well within this
 
 
 def reconcile_once(settings: FarmSettings, catalog: Catalog, client: redis.Redis) -> dict[str, Any]:
@@ -67,7 +68,13 @@ def job_ids_in_redis(client: redis.Redis) -> set[str]:
     for tag in TAGS:
         for suffix in PRIORITY_SUFFIXES:
             payloads += client.lrange(tag + suffix, 0, -1)  # type: ignore[operator]
-    payloads += client.hvals("unacked")  # type: ignore[operator]
+    # A delivered message counts only while young: one held by a worker that died stays in
+    # `unacked` until the visibility timeout, and its job would wait that long.
+    fresh_after = time.time() - UNACKED_GRACE_S
+    for tag, raw in client.hgetall("unacked").items():  # type: ignore[union-attr]
+        delivered = client.zscore("unacked_index", tag)
+        if delivered is not None and delivered >= fresh_after:
+            payloads.append(raw)
     found = set()
     for raw in payloads:
         message = json.loads(raw)

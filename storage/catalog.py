@@ -253,6 +253,12 @@ class Catalog:
         except IntegrityError:  # another holder inserted the row first; raise over it
             self._run(work)
 
+    def fence(self, device: str) -> int:
+        """The newest fencing token the catalog has seen on a device (0: none yet)."""
+        with self.session() as session:
+            row = session.get(DeviceFence, device)
+            return row.token if row is not None else 0
+
     def _fence_holds(self, session: Session, fence: tuple[str, int]) -> bool:
         device, token = fence
         row = session.exec(

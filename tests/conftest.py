@@ -94,11 +94,13 @@ class Worker:
 
     def __init__(self, env: dict[str, str], tags: str = "midi", concurrency: int = 1) -> None:
         self.env = env
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs.cli", "worker", "--tags", tags,
-             "--concurrency", str(concurrency), "--loglevel", "INFO"],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
+        self.log = Path(env["FARM_HOME"]).parent / f"worker-{uuid.uuid4().hex[:8]}.log"
+        with open(self.log, "w") as log:  # a file, not a pipe: nothing reads a pipe while it runs
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jobs.cli", "worker", "--tags", tags,
+                 "--concurrency", str(concurrency), "--loglevel", "INFO"],
+                env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         self.wait_ready()
 
     def wait_ready(self, timeout_s: float = 60) -> None:
@@ -110,9 +112,17 @@ class Worker:
                 if raw and json.loads(raw)["pid"] == self.proc.pid:
                     return
             if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+                raise RuntimeError(f"worker exited: {self.log.read_text()[-2000:]}")
             time.sleep(0.1)
         raise RuntimeError("worker did not announce itself")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: its main process and every pool child."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -120,8 +130,7 @@ class Worker:
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
 
 
 @pytest.fixture

@@ -62,6 +62,13 @@ redis.call('DEL', prefix .. job)
 return token
 """
 
+_FLOOR = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
 _RENEW = """
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
@@ -125,6 +132,7 @@ class GpuLease:
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._floor = client.register_script(_FLOOR)
 
     # waiting -------------------------------------------------------------------
 
@@ -143,6 +151,10 @@ class GpuLease:
         pipe.zrem(self.waiters_key, job_id)
         pipe.delete(self.waiter_prefix + job_id, self.wake_prefix + job_id)
         pipe.execute()
+
+    def ensure_token_above(self, fence: int) -> None:
+        """After Redis lost its data the counter restarts at 0; grants must outrank the catalog."""
+        self._floor(keys=[self.token_key], args=[fence])
 
     def try_acquire(self, job_id: str, worker: str, pid: int, model: str | None,
                     kind: str) -> Lease | None:

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -48,7 +49,7 @@ class Residency:
     def acquire(self, job: JobRecord, model: str | None, cancelled: threading.Event,
                 on_wait: Callable[[str], None]) -> Lease:
         """Wait in line (fairly, explained through `on_wait`) until the device is ours."""
-        created_ms = int(job.created_at.timestamp() * 1000)
+        created_ms = int(_utc(job.created_at).timestamp() * 1000)
         info = {"worker": self.worker, "model": model, "kind": job.kind}
         said = ""
         while True:
@@ -163,6 +164,10 @@ class Residency:
                 else:
                     self._drop_lost()
             return now
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _pid() -> int:

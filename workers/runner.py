@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import redis
+
+from jobs.errors import BrokerUnreachable
 from jobs.kinds import kind_info
 from jobs.presence import job_heartbeat, this_host
 from jobs.submit import dispatch_if_ready, send_job
@@ -162,6 +165,8 @@ def _run_attempt(run: JobRun, runner: KindRunner, gpu_worker: str | None) -> str
         return f"{job.id[:12]} cancelled while running; nothing committed"
     except LeaseLost as exc:
         return _requeue(run, str(exc))
+    except redis.RedisError as exc:  # infrastructure, not the job: run it again later
+        return _requeue(run, f"Redis connection lost ({exc})")
     except (JobInputError, StorageError) as exc:
         return _fail(run, str(exc))
     except Exception as exc:
@@ -184,6 +189,7 @@ def _take_gpu(run: JobRun, runner: KindRunner, worker: str) -> None:
     def on_wait(reason: str) -> None:
         ctx.catalog.set_progress(job.id, 0.0, reason=f"waiting for GPU: {reason}")
 
+    run.residency.api.ensure_token_above(ctx.catalog.fence(device))
     run.lease = run.residency.acquire(job, runner.model_of(run.params), run.cancelled, on_wait)
     ctx.catalog.raise_fence(run.lease.device, run.lease.token)
     if not ctx.catalog.transition(job.id, [JobState.WAITING_GPU], JobState.RUNNING,
@@ -241,7 +247,10 @@ def _fail(run: JobRun, error: str) -> str:
 def _requeue(run: JobRun, why: str) -> str:
     """This attempt lost its GPU lease: send the job again unless a newer attempt has it."""
     catalog = run.ctx.catalog
-    if catalog.transition(run.job.id, [JobState.RUNNING], JobState.QUEUED, message=why,
-                          attempt=run.attempt, reason=f"re-queued: {why}"):
-        send_job(catalog.get_job(run.job.id))
+    if catalog.transition(run.job.id, [JobState.RUNNING, JobState.WAITING_GPU], JobState.QUEUED,
+                          message=why, attempt=run.attempt, reason=f"re-queued: {why}"):
+        try:
+            send_job(catalog.get_job(run.job.id))
+        except BrokerUnreachable:
+            pass  # still QUEUED and dispatched in the catalog: the reconciler sends it later
     return f"{run.job.id[:12]} attempt {run.attempt} discarded: {why}"
