@@ -31,6 +31,8 @@ def configure(app: Celery, settings: FarmSettings) -> Celery:
             "priority_steps": list(range(PRIORITY_LEVELS)),
             "queue_order_strategy": "priority",
             "sep": ":",
+            # Every key of the farm's queues under its namespace: farms can share a Redis.
+            "global_keyprefix": f"{settings.namespace}:",
         },
         task_serializer="json",
         result_serializer="json",

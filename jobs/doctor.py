@@ -67,7 +67,7 @@ def _workers(settings: FarmSettings) -> list[dict[str, Any]]:
     out = []
     for tag in TAGS:
         serving = [w for w in workers if tag in w.get("tags", [])]
-        waiting = queue_length(client, tag)
+        waiting = queue_length(settings, client, tag)
         status = "ok" if serving or not waiting else "warn"
         out.append(_check(f"queue {tag}", status,
                           f"{len(serving)} worker(s), {waiting} message(s) waiting"))

@@ -20,7 +20,7 @@ import redis
 from jobs.config import FarmSettings
 from jobs.presence import job_alive_key
 from jobs.submit import dispatch_if_ready, send_job
-from jobs.views import PRIORITY_SUFFIXES
+from jobs.views import queue_keys
 from storage.catalog import Catalog
 from storage.models import JobRecord, JobState
 
@@ -36,7 +36,7 @@ def reconcile_once(settings: FarmSettings, catalog: Catalog, client: redis.Redis
         return {"skipped": True}
     try:
         redeclare_queues()
-        known = job_ids_in_redis(client)
+        known = job_ids_in_redis(settings, client)
         report = {
             "resent": _resend_lost(catalog, known),
             "released": _release_waiting(catalog),
@@ -60,19 +60,21 @@ def redeclare_queues() -> None:
             queue(channel).declare()
 
 
-def job_ids_in_redis(client: redis.Redis) -> set[str]:
+def job_ids_in_redis(settings: FarmSettings, client: redis.Redis) -> set[str]:
     """Ids of jobs with a message waiting in a queue or delivered but not yet acknowledged."""
     from jobs.kinds import TAGS
 
     payloads: list[Any] = []
     for tag in TAGS:
-        for suffix in PRIORITY_SUFFIXES:
-            payloads += client.lrange(tag + suffix, 0, -1)  # type: ignore[operator]
+        for key in queue_keys(settings, tag):
+            payloads += client.lrange(key, 0, -1)  # type: ignore[operator]
     # A delivered message counts only while young: one held by a worker that died stays in
     # `unacked` until the visibility timeout, and its job would wait that long.
     fresh_after = time.time() - UNACKED_GRACE_S
-    for tag, raw in client.hgetall("unacked").items():  # type: ignore[union-attr]
-        delivered = client.zscore("unacked_index", tag)
+    prefix = f"{settings.namespace}:"
+    unacked: dict[Any, Any] = client.hgetall(prefix + "unacked")  # type: ignore[assignment]
+    for tag, raw in unacked.items():
+        delivered = client.zscore(prefix + "unacked_index", tag)
         if delivered is not None and delivered >= fresh_after:
             payloads.append(raw)
     found = set()

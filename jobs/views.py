@@ -51,8 +51,13 @@ def status_doc(settings: FarmSettings, catalog: Catalog, job: JobRecord,
     }
 
 
-def queue_length(client: redis.Redis, tag: str) -> int:
-    return sum(int(client.llen(tag + suffix)) for suffix in PRIORITY_SUFFIXES)
+def queue_keys(settings: FarmSettings, tag: str) -> list[str]:
+    """The Redis lists of one queue: Celery emulates priorities with one list per level."""
+    return [f"{settings.namespace}:{tag}{suffix}" for suffix in PRIORITY_SUFFIXES]
+
+
+def queue_length(settings: FarmSettings, client: redis.Redis, tag: str) -> int:
+    return sum(int(client.llen(key)) for key in queue_keys(settings, tag))  # type: ignore[arg-type]
 
 
 def explain_wait(settings: FarmSettings, client: redis.Redis | None, job: JobRecord) -> str | None:
@@ -63,7 +68,7 @@ def explain_wait(settings: FarmSettings, client: redis.Redis | None, job: JobRec
         return "Redis unreachable: cannot tell the queue position"
     try:
         workers = [w for w in live_workers(settings, client) if job.tag in w.get("tags", [])]
-        waiting = queue_length(client, job.tag)
+        waiting = queue_length(settings, client, job.tag)
     except redis.RedisError:
         return "Redis unreachable: cannot tell the queue position"
     if not workers:

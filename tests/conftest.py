@@ -63,14 +63,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def farm_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    """Environment of a fresh farm: its own home, SQLite catalog and an empty Redis db."""
-    redis.Redis.from_url(redis_url).flushdb()
+    """Environment of a fresh farm: its own home, SQLite catalog and Redis namespace."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FARM_")}
     env.update({
         "FARM_HOME": str(tmp_path / "home"),
         "REDIS_URL": redis_url,
         "FARM_DB_URL": f"sqlite:///{tmp_path / 'home' / 'catalog.db'}",
         "FARM_HEARTBEAT_S": "1",
+        "FARM_NAMESPACE": f"t{uuid.uuid4().hex[:10]}",
         "FARM_THREADS": "1",
         "PYTHONPATH": str(REPO),
     })
@@ -107,7 +107,7 @@ class Worker:
         client = redis.Redis.from_url(self.env["REDIS_URL"])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for key in client.scan_iter(match="farm:worker:*"):
+            for key in client.scan_iter(match=f"{self.env['FARM_NAMESPACE']}:worker:*"):
                 raw = client.get(key)
                 if raw and json.loads(raw)["pid"] == self.proc.pid:
                     return

@@ -58,7 +58,7 @@ def wait_done(env: dict[str, str], job_id: str, timeout_s: float = 120) -> dict:
 
 
 def lease_holder(env: dict[str, str]) -> dict | None:
-    raw = redis.Redis.from_url(env["REDIS_URL"]).get("farm:gpu:gpu0:lease")
+    raw = redis.Redis.from_url(env["REDIS_URL"]).get(f"{env['FARM_NAMESPACE']}:gpu:gpu0:lease")
     return json.loads(raw) if raw else None
 
 
@@ -91,7 +91,7 @@ def test_heavy_jobs_on_three_workers_never_overlap(gpu_env, start_worker) -> Non
 
 def test_waiting_job_says_who_holds_the_device(gpu_env, start_worker) -> None:
     start_worker(tags="image")
-    first = submit_probe(gpu_env, model="sd15", run_s=5)
+    first = submit_probe(gpu_env, model="sd15", run_s=12)
     wait_state(gpu_env, first, {"RUNNING"})
     second = submit_probe(gpu_env, model="sdxl", run_s=0.1)
     start_worker(tags="image")

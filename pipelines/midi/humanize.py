@@ -1,41 +1,73 @@
-"""Humanized timing and velocity: swing, 1/f drift rather than white noise, velocity spread."""
+"""Feel: swing on offbeats, 1/f timing drift instead of white jitter, and velocity spread."""
 
 from __future__ import annotations
 
 import random
 
-from pipelines.midi.grid import PPQ, Grid
+from pipelines.midi.drums import CLAP, CRASH, KICK, RIM, SNARE
+from pipelines.midi.form import Plan
+from pipelines.midi.meter import EIGHTH, PPQ, SIXTEENTH
+from pipelines.midi.score import Note
+
+DRIFT_STEP = SIXTEENTH
+# How loosely each part or drum follows the drift: a kick anchors the time, hats float.
+ROLE_LOOSENESS = {"melody": 1.0, "chords": 0.7, "bass": 0.5, "drums": 1.0}
+DRUM_LOOSENESS = {KICK: 0.3, SNARE: 0.6, CLAP: 0.6, RIM: 0.6, CRASH: 0.5}
+LAID_BACK = frozenset({SNARE, CLAP, RIM})
 
 
-class PinkNoise:
-    """Voss-McCartney pink noise: rows updated at halving rates, so slow drift dominates."""
-
-    def __init__(self, rng: random.Random, rows: int = 5) -> None:
-        self.rng = rng
-        self.rows = [rng.uniform(-1, 1) for _ in range(rows)]
-        self.count = 0
-
-    def next(self) -> float:
-        self.count += 1
-        changed = (self.count & -self.count).bit_length() - 1
-        if changed < len(self.rows):
-            self.rows[changed] = self.rng.uniform(-1, 1)
-        return (sum(self.rows) + self.rng.uniform(-0.5, 0.5)) / (len(self.rows) + 0.5)
-
-
-def humanize(notes: list[dict[str, int]], grid: Grid, tempo_bpm: float, swing: float,
-             swing_unit: int, humanize_ms: float, tightness: float,
-             rng: random.Random) -> list[dict[str, int]]:
-    """Swing off-beat notes, drift onsets by pink noise (ms scaled by tempo), spread velocity."""
-    ticks_per_ms = PPQ * tempo_bpm / 60000.0
-    unit = grid.step_ticks * (2 if swing_unit == 8 else 1)
-    drift = PinkNoise(rng)
+def swing_notes(notes: list[Note], swing: float, unit: int) -> list[Note]:
+    """Delay notes on the offbeat of each `unit` pair by swing*unit, keeping their ends."""
+    if swing <= 0:
+        return notes
+    delay = round(swing * unit)
     out = []
-    for item in sorted(notes, key=lambda n: (n["tick"], n["pitch"])):
-        tick = item["tick"]
-        if swing and tick % unit == 0 and (tick // unit) % 2 == 1:
-            tick += int(round(swing * unit))
-        tick += int(round(drift.next() * humanize_ms * ticks_per_ms * tightness))
-        velocity = item["velocity"] + int(round(rng.gauss(0, 4 * tightness)))
-        out.append({**item, "tick": max(0, tick), "velocity": max(1, min(127, velocity))})
+    for note in notes:
+        if note.tick % (2 * unit) == unit:
+            end = note.tick + note.duration
+            note = Note(note.tick + delay, max(1, end - note.tick - delay), note.pitch,
+                        note.velocity)
+        out.append(note)
+    return out
+
+
+def voss_drift(rng: random.Random, length: int, rows: int = 5) -> list[float]:
+    """Voss-McCartney pink noise in [-1, 1] (standard deviation about 0.5): row k changes every
+    2**k steps, so slow wander dominates and neighbouring notes move together, as a player's
+    time does."""
+    values = [rng.uniform(-1, 1) for _ in range(rows)]
+    out = []
+    for step in range(length):
+        for row in range(rows):
+            if step % (1 << row) == 0:
+                values[row] = rng.uniform(-1, 1)
+        out.append(max(-1.0, min(1.0, 2.0 * sum(values) / rows)))
+    return out
+
+
+def humanize(notes: list[Note], plan: Plan, role: str, rng: random.Random) -> list[Note]:
+    """Swing, drift and velocity spread for one track; ticks stay inside the song.
+
+    humanize_ms is the furthest a loose part (melody, hats) strays from its swung position.
+    """
+    unit = plan.style.swing_unit
+    if plan.meter.compound and unit == EIGHTH:
+        unit = SIXTEENTH  # eighths are the pulse in x/8: only sixteenths may swing
+    notes = swing_notes(notes, plan.swing, unit)
+    ticks_per_ms = PPQ * plan.tempo_bpm / 60000.0
+    drift = voss_drift(rng, plan.total_ticks // DRIFT_STEP + 1)
+    spread = 2.0 + plan.humanize_ms / 4.0
+    laid_back = plan.style.laid_back_ms * ticks_per_ms
+    out = []
+    for note in notes:
+        loose = ROLE_LOOSENESS[role]
+        if role == "drums":
+            loose = DRUM_LOOSENESS.get(note.pitch, 1.0)
+        shift = drift[note.tick // DRIFT_STEP] * plan.humanize_ms * ticks_per_ms * loose
+        if role == "melody" or (role == "drums" and note.pitch in LAID_BACK):
+            shift += laid_back
+        tick = max(0, min(plan.total_ticks - 1, note.tick + round(shift)))
+        end = min(plan.total_ticks, max(tick + 1, note.tick + note.duration + round(shift)))
+        velocity = round(note.velocity + rng.gauss(0.0, spread))
+        out.append(Note(tick, end - tick, note.pitch, max(1, min(127, velocity))))
     return out

@@ -1,136 +1,186 @@
-"""The melody: seeded motifs varied across 4-bar phrases that end in half and full cadences."""
+"""The melody: periods of two 4-bar phrases built from two motifs, cadencing home every 8 bars.
+
+An antecedent phrase states motif A, varies it, brings motif B and rests on a non-tonic chord
+tone; the consequent repeats the opening and cadences to the tonic. Choruses lead with B,
+sit higher and add passing tones. Strong beats are pulled onto chord tones.
+"""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 
-from pipelines.midi.grid import Grid, note
-from pipelines.midi.harmony import ChordSpan
-from pipelines.midi.theory import Scale, nearest_with_pc
+from pipelines.midi.form import Plan
+from pipelines.midi.motif import HIGH_DEGREE, LOW_DEGREE, Motif, make_motif, vary, walk_degrees
+from pipelines.midi.score import Note
+from pipelines.midi.seeds import stream
+from pipelines.midi.theory import nearest_pitch
 
-STEP_WEIGHTS = ((-1, 30), (1, 30), (-2, 12), (2, 12), (0, 6), (3, 4), (-3, 4), (4, 1), (-4, 1))
+Placed = tuple[int, int, int]  # tick, duration, scale degree
 
 
 @dataclass(frozen=True)
-class Motif:
-    onsets: tuple[int, ...]  # eighth-note slots within a bar
-    steps: tuple[int, ...]  # scale steps between consecutive notes
+class Phrase:
+    start_bar: int
+    bars: int
+    consequent: bool
 
 
-def make_motif(slots: int, beat_slots: int, density: float, rng: random.Random) -> Motif:
-    onsets = [0 if rng.random() < 0.7 else 1]
-    for slot in range(onsets[0] + 1, slots - 1):
-        chance = density * (1.3 if slot % beat_slots == 0 else 0.75)
-        if rng.random() < chance:
-            onsets.append(slot)
-    if len(onsets) < 2:
-        onsets.append(min(slots - 2, onsets[0] + beat_slots))
-    steps, last = [], 0
-    for _ in onsets[1:]:
-        if abs(last) >= 3:  # a leap resolves by step the other way
-            step = -1 if last > 0 else 1
-        else:
-            step = rng.choices([s for s, _ in STEP_WEIGHTS], [w for _, w in STEP_WEIGHTS])[0]
-        steps.append(step)
-        last = step
-    return Motif(tuple(onsets), tuple(steps))
+class Tune:
+    """Degree arithmetic for one plan: scale degree <-> MIDI pitch, chord tones by tick."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        center = plan.style.melody_center + plan.mood.register
+        self.tonic = nearest_pitch(plan.key.pc, center - 4)
+
+    def pitch(self, degree: int) -> int:
+        octave, index = divmod(degree, 7)
+        return self.tonic + 12 * octave + self.plan.key.steps[index]
+
+    def chord_degrees(self, tick: int, exclude_tonic: bool = False) -> list[int]:
+        tones = self.plan.chord_at(tick).chord.tones
+        found = [d for d in range(LOW_DEGREE, HIGH_DEGREE + 1) if self.pitch(d) % 12 in tones]
+        if exclude_tonic:
+            found = [d for d in found if d % 7] or found
+        return found or [0]
+
+    def nearest_chord_degree(self, tick: int, degree: int, exclude_tonic: bool = False) -> int:
+        options = self.chord_degrees(tick, exclude_tonic)
+        return min(options, key=lambda d: (abs(d - degree), d))
 
 
-def vary(motif: Motif, how: str, slots: int) -> Motif:
-    if how == "invert":
-        return Motif(motif.onsets, tuple(-s for s in motif.steps))
-    if how == "displace":
-        shifted = tuple(o + 1 for o in motif.onsets if o + 1 < slots - 1)
-        return Motif(shifted, motif.steps[: max(0, len(shifted) - 1)])
-    if how == "retrograde":
-        return Motif(motif.onsets, tuple(reversed([-s for s in motif.steps])))
-    return motif
+def phrases(plan: Plan) -> list[Phrase]:
+    """4-bar phrases inside each section, alternating antecedent and consequent."""
+    cut = []
+    for section in plan.sections:
+        for start in range(section.start_bar, section.start_bar + section.bars, 4):
+            cut.append((start, min(4, section.start_bar + section.bars - start)))
+    return [Phrase(start, bars, index % 2 == 1 or index == len(cut) - 1)
+            for index, (start, bars) in enumerate(cut)]
 
 
-class MelodyWriter:
-    """Writes bar after bar, keeping the line singable: in scale, near chord tones, in range."""
-
-    def __init__(self, scale: Scale, grid: Grid, spans: list[ChordSpan], rng: random.Random) -> None:
-        self.scale, self.grid, self.spans, self.rng = scale, grid, spans, rng
-        self.home = nearest_with_pc(67, [scale.tonic])
-        self.low, self.high = self.home - 7, self.home + 10
-        self.center = (self.low + self.high) // 2
-        self.pitch = self.home
-        self.notes: list[dict[str, int]] = []
-
-    def chord_at(self, tick: int) -> ChordSpan:
-        for span in self.spans:
-            if span.tick <= tick < span.tick + span.duration:
-                return span
-        return self.spans[-1]
-
-    def _fit(self, pitch: int, tick: int, strong: bool, direction: int) -> int:
-        """Keep the line in range; on strong beats walk on, in its direction, to a chord tone."""
-        if pitch > self.high or pitch < self.low:
-            direction = -direction  # fold back into range by turning the line around
-            pitch = self.scale.step(self.pitch, direction)
-        pitch = self.scale.snap(pitch)
-        if strong:
-            chord = self.chord_at(tick).pcs
-            for _ in range(3):
-                if pitch % 12 in chord:
-                    break
-                pitch = self.scale.step(pitch, direction)
-        return max(self.low - 2, min(self.high + 2, pitch))
-
-    def bar(self, bar: int, motif: Motif, velocity: int) -> None:
-        slot_ticks = self.grid.step_ticks * 2
-        beat_slots = max(1, self.grid.beat_steps // 2)
-        start = self.grid.tick(bar, 0)
-        onsets = list(motif.onsets)
-        for i, slot in enumerate(onsets):
-            tick = start + slot * slot_ticks
-            step = motif.steps[i - 1] if i > 0 else 0
-            drift = self.pitch - self.center
-            if step * drift > 0 and abs(drift) > 3 and self.rng.random() < 0.6:
-                step = -step  # lean back toward the middle of the range
-            direction = 1 if step > 0 else -1 if step < 0 else self.rng.choice((-1, 1))
-            candidate = self.scale.step(self.pitch, step) if step else self.pitch
-            strong = slot % beat_slots == 0
-            self.pitch = self._fit(candidate, tick, strong or i == 0, direction)
-            end_slot = onsets[i + 1] if i + 1 < len(onsets) else self.grid.steps_per_bar // 2
-            length = (end_slot - slot) * slot_ticks - 30
-            self.notes.append(note(tick, length, self.pitch, velocity + (8 if strong else 0)))
-
-    def cadence(self, bar: int, degree: int, velocity: int) -> None:
-        """Step toward a goal degree and hold it: 5 or 2 for a half cadence, 1 to close."""
-        start = self.grid.tick(bar, 0)
-        beat = self.grid.step_ticks * self.grid.beat_steps
-        goal = nearest_with_pc(self.pitch, [self.scale.degree_pc(degree)])
-        goal = max(min(goal, self.high), self.low)
-        goal = nearest_with_pc(goal, [self.scale.degree_pc(degree)])
-        approach = self.scale.step(goal, 1 if self.pitch > goal else -1)
-        self.notes.append(note(start, beat - 30, approach, velocity + 4))
-        hold = max(beat, self.grid.bar_ticks - 2 * beat)
-        self.notes.append(note(start + beat, hold, goal, velocity + 6))
-        self.pitch = goal
+def _place(tune: Tune, motif: Motif, start_tick: int, degree: int) -> list[Placed]:
+    """Lay a motif from a start degree, then pull strong-beat notes onto chord tones."""
+    meter, placed = tune.plan.meter, list[Placed]()
+    degrees = walk_degrees(degree, motif.steps)
+    for (offset, duration), deg in zip(motif.rhythm, degrees, strict=True):
+        tick = start_tick + offset
+        leap = _last_leap(tune, placed)
+        if meter.strength(tick % meter.ticks_per_bar) >= 0.6:
+            deg = _fit(tune, tick, deg, placed[-1][2] if placed else None, leap)
+        elif leap:
+            deg = placed[-1][2] - leap  # a leap is answered by a step the other way
+        if placed and abs(tune.pitch(deg) - tune.pitch(placed[-1][2])) == 6:
+            deg += 1 if deg < placed[-1][2] else -1  # no bare tritone leaps: they do not sing
+        placed.append((tick, duration, deg))
+    return placed
 
 
-def melody_notes(spans: list[ChordSpan], scale: Scale, grid: Grid, energy_at: list[float],
-                 density: float, rng: random.Random) -> list[dict[str, int]]:
-    slots = grid.steps_per_bar // 2
-    beat_slots = max(1, grid.beat_steps // 2)
-    main = make_motif(slots, beat_slots, density, rng)
-    answer = make_motif(slots, beat_slots, density, rng)
-    writer = MelodyWriter(scale, grid, spans, rng)
-    for bar in range(grid.bars):
-        phrase, position = divmod(bar, 4)
-        energy = energy_at[bar]
-        velocity = int(58 + 42 * energy + (4 if position in (1, 2) else 0))
-        if position == 3 or bar == grid.bars - 1:
-            closing = phrase % 2 == 1 or bar == grid.bars - 1
-            writer.cadence(bar, 1 if closing else rng.choice((5, 2)), velocity)
-            writer.pitch = writer.home if closing else writer.pitch
+def _last_leap(tune: Tune, placed: list[Placed]) -> int:
+    """Direction (+1/-1) of the last interval if it leapt more than a major third, else 0."""
+    if len(placed) < 2:
+        return 0
+    interval = tune.pitch(placed[-1][2]) - tune.pitch(placed[-2][2])
+    return 0 if abs(interval) <= 4 else (1 if interval > 0 else -1)
+
+
+def _fit(tune: Tune, tick: int, degree: int, previous: int | None, leap: int) -> int:
+    """The chord tone nearest `degree`, avoiding a repeat and not continuing a leap."""
+    def cost(option: int) -> tuple[float, int]:
+        penalty = 0.5 if option == previous else 0.0
+        if leap and previous is not None and (option - previous) * leap > 0:
+            penalty += 1.0
+        return abs(option - degree) + penalty, option
+
+    return min(tune.chord_degrees(tick), key=cost)
+
+
+def _cadence(tune: Tune, start: int, span: int, previous: int, home: bool,
+             rng: random.Random) -> list[Placed]:
+    """Step into a long final note (tonic when `home`), then rest before the next phrase."""
+    meter = tune.plan.meter
+    accents = [meter.beats[i][0] for i in meter.accents]
+    land = start + (accents[1] if len(accents) > 1 and rng.random() < 0.6 else 0)
+    if home:
+        target = min((0, 7), key=lambda d: abs(d - previous))
+    else:
+        target = tune.nearest_chord_degree(land, previous, exclude_tonic=True)
+    notes: list[Placed] = []
+    grid = tune.plan.style.melody_grid
+    if land > start:
+        side = 1 if previous > target else -1
+        if not LOW_DEGREE <= target + 2 * side <= HIGH_DEGREE:
+            side = -side  # approach from inside the singable range
+        for k, tick in enumerate((land - 2 * grid, land - grid)):
+            if tick >= start:
+                notes.append((tick, grid - 10, target + side * (2 - k)))
+    rest = max(meter.beats[0][1], span // 4)
+    if tune.plan.bars * meter.ticks_per_bar - (start + span) <= 0:
+        rest = 60  # the song's last note may ring to the end
+    notes.append((land, max(grid, start + span - rest - land), target))
+    return notes
+
+
+def _passing(placed: list[Placed], tune: Tune, grid: int) -> list[Placed]:
+    """Fill thirds with a passing tone on the weak grid slot between them."""
+    meter, out = tune.plan.meter, []
+    for (tick, dur, deg), nxt in zip(placed, placed[1:] + [None], strict=True):
+        out.append((tick, dur, deg))
+        if nxt is None or abs(nxt[2] - deg) != 2 or nxt[0] - tick < 2 * grid:
             continue
-        source = main if phrase % 4 != 2 else answer
-        how = ("same", "same", rng.choice(("invert", "displace", "retrograde")))[position]
-        if energy < 0.25 and position == 1:
-            continue  # quiet passages breathe: the motif answers itself after a bar's rest
-        writer.bar(bar, vary(source, how, slots), velocity)
-    return writer.notes
+        middle = tick + (nxt[0] - tick) // 2 // grid * grid
+        if middle > tick and meter.strength(middle % meter.ticks_per_bar) < 0.6:
+            out[-1] = (tick, middle - tick - 10, deg)
+            out.append((middle, nxt[0] - middle - 10, (deg + nxt[2]) // 2))
+    return out
+
+
+def _phrase(tune: Tune, motifs: tuple[Motif, Motif], phrase: Phrase, previous: int,
+            base: int) -> list[Placed]:
+    plan = tune.plan
+    kind = "chorus" if plan.section_of(phrase.start_bar).name == "chorus" else "verse"
+    first, second = motifs if kind == "verse" else (motifs[1], motifs[0])
+    lift = 2 if kind == "chorus" else 0
+    span_bars = plan.style.motif_bars if phrase.bars % plan.style.motif_bars == 0 else 1
+    slots, tpb, placed = phrase.bars // span_bars, plan.meter.ticks_per_bar, []
+    for slot in range(slots):
+        start = (phrase.start_bar + slot * span_bars) * tpb
+        # Opening slots ignore the phrase's parity, so a consequent restates its antecedent.
+        rng = stream(base, kind, str(slot), "" if slot < 2 else str(phrase.consequent))
+        if slot == slots - 1:
+            placed += _cadence(tune, start, span_bars * tpb, previous, phrase.consequent, rng)
+            break
+        motif = first if slot < 2 else second
+        if slot == 0:
+            degree = rng.choice([d for d in tune.chord_degrees(start) if lift <= d <= 4 + lift]
+                                or [lift])
+        else:
+            variation = rng.choice(("repeat", "sequence", "displace", "invert"))
+            motif = vary(motif, variation, plan.style.melody_grid)
+            shifted = previous + (rng.choice((-2, 2)) if variation == "sequence" else 0)
+            degree = tune.nearest_chord_degree(start, shifted)
+        notes = _place(tune, motif, start, degree)
+        if kind == "chorus" and plan.energy[phrase.start_bar] >= 0.55:
+            notes = _passing(notes, tune, plan.style.melody_grid)
+        placed += notes
+        previous = notes[-1][2]
+    return placed
+
+
+def melody_notes(plan: Plan, rng: random.Random) -> list[Note]:
+    """The whole melody; intros are left to the band."""
+    tune = Tune(plan)
+    motifs = (make_motif(plan, rng), make_motif(plan, rng))
+    base, previous, notes = rng.getrandbits(32), 2, []
+    for phrase in phrases(plan):
+        if plan.section_of(phrase.start_bar).name == "intro":
+            continue
+        placed = _phrase(tune, motifs, phrase, previous, base)
+        previous = placed[-1][2] if placed else previous
+        for tick, duration, degree in placed:
+            strong = plan.meter.strength(tick % plan.meter.ticks_per_bar) >= 0.6
+            velocity = (64 + 44 * plan.energy_at(tick) + plan.mood.velocity) * (1.0 if strong
+                                                                                 else 0.88)
+            notes.append(Note(tick, max(1, duration), tune.pitch(degree), round(velocity)))
+    return notes

@@ -1,73 +1,142 @@
-"""Per-genre tables: progressions, harmonic rhythm, comping, bass, drums, swing and sounds."""
+"""Per-genre and per-mood tables: progressions, rhythms, registers, instruments and feel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Drum grids are one 4/4 bar of 16ths: X accent, x hit, o ghost, . rest.
-KICK, SNARE, RIM, CLAP, HAT, OPEN_HAT, PEDAL_HAT, RIDE, CRASH = 36, 38, 37, 39, 42, 46, 44, 51, 49
-TOM_HIGH, TOM_MID, TOM_LOW = 50, 47, 43
+from pipelines.midi.meter import EIGHTH, PPQ, SIXTEENTH
+
+
+@dataclass(frozen=True)
+class Progression:
+    """Roman numerals relative to the mode, and how many bars each chord lasts."""
+
+    chords: tuple[str, ...]
+    bars_per_chord: float = 1.0
+
+
+def _p(text: str, bars_per_chord: float = 1.0) -> Progression:
+    return Progression(tuple(text.split()), bars_per_chord)
 
 
 @dataclass(frozen=True)
 class Style:
-    progressions: tuple[tuple[int, ...], ...]  # scale degrees, one chord each
-    chord_size: int  # 3: triads, 4: sevenths
-    bars_per_chord: float  # 0.5: two chords a bar, 2: one chord every two bars
-    comp: str  # pad | stab | comp | arp | strum | pulse
-    bass: str  # whole | half | eighths | offbeat | walk | boom
-    swing: float  # offbeat delay as a fraction of the swung note, at slow tempo
-    swing_unit: int  # 8: swing eighths, 16: swing sixteenths
-    melody_density: float  # chance of an onset on an eighth-note position
-    programs: tuple[int, int, int]  # GM programs: melody, chords, bass
-    drums: tuple[tuple[int, str], ...]  # (GM drum note, 16-step grid); empty: no kit
+    """Everything genre-specific the part writers read."""
+
+    major: tuple[Progression, ...]
+    minor: tuple[Progression, ...]
+    comp: str  # chord-track rhythm: pad keys stabs jazz arp strum power pulse
+    bass: str  # bass rhythm: locked pump walk root5 eighths drone
+    drums: str  # drum pattern family, see drums.py
+    programs: tuple[int, int, int]  # GM programs (0-based) for melody, chords, bass
+    swing: float  # swing at slow tempi; faster tempi straighten it
+    swing_unit: int  # ticks of the subdivision that swings
+    melody_grid: int  # shortest melody note, in ticks
+    melody_density: float  # 0..1, how many grid slots a motif fills
+    motif_bars: int
+    melody_center: int  # MIDI pitch the melody's range is centred on
+    chord_register: tuple[int, int]
+    pickup: float  # chance a motif starts after the downbeat
+    laid_back_ms: float = 0.0  # snare and melody sit this far behind the beat
+    fills: bool = True
 
 
 STYLES: dict[str, Style] = {
-    "triphop": Style(((1, 6, 3, 7), (1, 4, 6, 5), (1, 7, 6, 7), (1, 6, 4, 5)), 4, 1, "pad", "boom",
-                     0.22, 16, 0.45, (11, 4, 38),
-                     ((KICK, "X.....x...x....."), (SNARE, "........X......o"),
-                      (HAT, "x.o.x.o.x.o.x.ox"))),
-    "lofi": Style(((2, 5, 1, 6), (1, 6, 2, 5), (4, 3, 2, 1), (1, 4, 3, 6)), 4, 1, "comp", "boom",
-                  0.28, 16, 0.5, (24, 4, 32),
-                  ((KICK, "X......x..x....."), (SNARE, "....X.......X..o"),
-                   (HAT, "x.x.x.x.x.x.x.x."))),
-    "house": Style(((6, 4, 1, 5), (1, 6, 4, 5), (2, 5, 1, 1), (1, 4, 6, 5)), 4, 1, "stab",
-                   "offbeat", 0.06, 16, 0.55, (80, 4, 38),
-                   ((KICK, "X...x...X...x..."), (CLAP, "....X.......X..."),
-                    (HAT, "x.x.x.x.x.x.x.x."), (OPEN_HAT, "..x...x...x...x."))),
-    "ballad": Style(((1, 5, 6, 4), (1, 6, 4, 5), (1, 4, 1, 5), (6, 4, 1, 5)), 3, 1, "arp", "half",
-                    0.0, 8, 0.4, (73, 0, 33),
-                    ((KICK, "X.......x......."), (RIM, "....x.......x..."),
-                     (HAT, "x...x...x...x..."))),
-    "jazz": Style(((2, 5, 1, 1), (1, 6, 2, 5), (3, 6, 2, 5), (4, 7, 3, 6)), 4, 1, "comp", "walk",
-                  0.33, 8, 0.6, (65, 0, 32),
-                  ((RIDE, "X...x.x.X...x.x."), (PEDAL_HAT, "....x.......x..."),
-                   (KICK, "o...o...o...o..."))),
-    "folk": Style(((1, 4, 1, 5), (1, 5, 4, 1), (1, 4, 5, 1), (6, 4, 1, 5)), 3, 1, "strum", "half",
-                  0.05, 8, 0.5, (40, 25, 32),
-                  ((KICK, "X.......x......."), (SNARE, "....x.......x..."),
-                   (HAT, "x...x...x...x..."))),
-    "rock": Style(((1, 4, 5, 4), (1, 5, 6, 4), (1, 4, 1, 5), (6, 4, 1, 5)), 3, 1, "strum",
-                  "eighths", 0.0, 8, 0.55, (81, 29, 33),
-                  ((KICK, "X.....x.X......."), (SNARE, "....X.......X..."),
-                   (HAT, "x.x.x.x.x.x.x.x."))),
-    "ambient": Style(((1, 4), (1, 6), (4, 1), (1, 5, 6, 4)), 4, 2, "pad", "whole", 0.0, 8, 0.25,
-                     (11, 89, 38), ((KICK, "o..............."), (HAT, "..o.....o....o.."))),
-    "pop": Style(((1, 5, 6, 4), (6, 4, 1, 5), (1, 6, 4, 5), (4, 1, 5, 6)), 3, 1, "pulse",
-                 "eighths", 0.02, 16, 0.55, (80, 0, 33),
-                 ((KICK, "X.....x.X......."), (SNARE, "....X.......X..."),
-                  (HAT, "x.x.x.x.x.x.x.x."))),
+    "triphop": Style(
+        major=(_p("I7 vi7 IV7 V"), _p("vi7 IV7 I7 V")),
+        minor=(_p("i7 VI7 III7 VII"), _p("i iv v i"), _p("i7 i7 VI7 v7"), _p("i VII VI VII")),
+        comp="keys", bass="locked", drums="triphop", programs=(11, 4, 38),
+        swing=0.22, swing_unit=SIXTEENTH, melody_grid=EIGHTH, melody_density=0.38,
+        motif_bars=1, melody_center=67, chord_register=(50, 74), pickup=0.5, laid_back_ms=6.0,
+    ),
+    "lofi": Style(
+        major=(_p("ii7 V7 I7 vi7"), _p("IV7 iii7 ii7 I7"), _p("I7 vi7 ii7 V7")),
+        minor=(_p("i7 iv7 VII7 III7"), _p("ii7 v7 i7 i7"), _p("i7 VI7 iv7 v7")),
+        comp="keys", bass="locked", drums="boombap", programs=(26, 4, 32),
+        swing=0.3, swing_unit=EIGHTH, melody_grid=EIGHTH, melody_density=0.42,
+        motif_bars=1, melody_center=69, chord_register=(52, 76), pickup=0.4, laid_back_ms=12.0,
+    ),
+    "house": Style(
+        major=(_p("vi7 IV7 I7 V7"), _p("I7 vi7 IV7 V"), _p("ii7 V7 I7 I7")),
+        minor=(_p("i7 VII7 VI7 VII7"), _p("i7 iv7 i7 v7"), _p("i7 VI7 III7 VII7")),
+        comp="stabs", bass="pump", drums="four", programs=(81, 1, 38),
+        swing=0.08, swing_unit=SIXTEENTH, melody_grid=SIXTEENTH, melody_density=0.45,
+        motif_bars=1, melody_center=72, chord_register=(55, 79), pickup=0.3,
+    ),
+    "ballad": Style(
+        major=(_p("I V vi IV"), _p("I vi IV V"), _p("vi IV I V"), _p("I IV vi V")),
+        minor=(_p("i VI III VII"), _p("i iv VI V"), _p("i VII VI VII")),
+        comp="arp", bass="root5", drums="ballad", programs=(40, 0, 32),
+        swing=0.12, swing_unit=EIGHTH, melody_grid=EIGHTH, melody_density=0.4,
+        motif_bars=1, melody_center=69, chord_register=(52, 76), pickup=0.35,
+    ),
+    "jazz": Style(
+        major=(_p("ii7 V7 I7 I7"), _p("I7 vi7 ii7 V7"), _p("iii7 vi7 ii7 V7")),
+        minor=(_p("ii7 V7 i7 i7"), _p("i7 iv7 ii7 V7"), _p("i7 VI7 ii7 V7")),
+        comp="jazz", bass="walk", drums="jazz", programs=(65, 0, 32),
+        swing=0.33, swing_unit=EIGHTH, melody_grid=EIGHTH, melody_density=0.55,
+        motif_bars=1, melody_center=67, chord_register=(50, 74), pickup=0.5,
+    ),
+    "folk": Style(
+        major=(_p("I IV I V"), _p("I V IV I"), _p("I vi IV V"), _p("I IV V I")),
+        minor=(_p("i VII i v"), _p("i III VII i"), _p("i iv i v"), _p("i VII VI VII")),
+        comp="strum", bass="root5", drums="folk", programs=(73, 25, 32),
+        swing=0.1, swing_unit=EIGHTH, melody_grid=EIGHTH, melody_density=0.5,
+        motif_bars=1, melody_center=69, chord_register=(52, 72), pickup=0.3,
+    ),
+    "rock": Style(
+        major=(_p("I IV V IV"), _p("I V vi IV"), _p("vi IV I V"), _p("I iii IV V")),
+        minor=(_p("i VI VII i"), _p("i VII VI VII"), _p("i iv VII III")),
+        comp="power", bass="eighths", drums="backbeat", programs=(30, 29, 34),
+        swing=0.0, swing_unit=EIGHTH, melody_grid=EIGHTH, melody_density=0.5,
+        motif_bars=1, melody_center=67, chord_register=(40, 64), pickup=0.3,
+    ),
+    "ambient": Style(
+        major=(_p("I7 IV7", 2), _p("Iadd9 vi7 IV7 IV7", 2), _p("I7 iii7 IV7 IV7", 2)),
+        minor=(_p("i7 VI7", 2), _p("iadd9 III7 VI7 VII", 2), _p("i7 iv7 VI7 VI7", 2)),
+        comp="pad", bass="drone", drums="ambient", programs=(75, 89, 38),
+        swing=0.0, swing_unit=EIGHTH, melody_grid=PPQ,
+        melody_density=0.3, motif_bars=2, melody_center=72, chord_register=(48, 76),
+        pickup=0.6, fills=False,
+    ),
+    "pop": Style(
+        major=(_p("I V vi IV"), _p("vi IV I V"), _p("I vi IV V"), _p("IV I V vi")),
+        minor=(_p("i VI III VII"), _p("VI VII i i"), _p("i iv VI V")),
+        comp="pulse", bass="locked", drums="pop", programs=(80, 0, 33),
+        swing=0.06, swing_unit=SIXTEENTH, melody_grid=EIGHTH, melody_density=0.5,
+        motif_bars=1, melody_center=69, chord_register=(52, 76), pickup=0.35,
+    ),
 }
+GENRES: tuple[str, ...] = tuple(STYLES)
 
-MOOD_SHIFT = {  # mood nudges energy and density: (energy offset, density factor)
-    "moody": (-0.05, 0.9), "sad": (-0.15, 0.8), "happy": (0.1, 1.1), "dark": (-0.05, 0.9),
-    "dreamy": (-0.1, 0.8), "energetic": (0.2, 1.25), "calm": (-0.2, 0.75), "tense": (0.1, 1.0),
-    "fragile": (-0.2, 0.7), "uplifting": (0.15, 1.1),
+
+@dataclass(frozen=True)
+class Mood:
+    """How a mood bends the genre: energy, melody density, register, colour and velocity."""
+
+    energy: float
+    density: float
+    register: int
+    color: bool  # add sevenths/ninths to plain triads
+    velocity: int
+
+
+MOOD_TABLE: dict[str, Mood] = {
+    "moody": Mood(energy=-0.05, density=0.9, register=-2, color=True, velocity=-4),
+    "sad": Mood(energy=-0.12, density=0.8, register=-3, color=False, velocity=-8),
+    "happy": Mood(energy=0.08, density=1.1, register=2, color=False, velocity=4),
+    "dark": Mood(energy=-0.02, density=0.85, register=-5, color=False, velocity=0),
+    "dreamy": Mood(energy=-0.1, density=0.8, register=3, color=True, velocity=-8),
+    "energetic": Mood(energy=0.18, density=1.2, register=2, color=False, velocity=8),
+    "calm": Mood(energy=-0.15, density=0.75, register=0, color=True, velocity=-10),
+    "tense": Mood(energy=0.05, density=1.1, register=-1, color=False, velocity=2),
+    "fragile": Mood(energy=-0.2, density=0.7, register=4, color=True, velocity=-14),
+    "uplifting": Mood(energy=0.1, density=1.05, register=3, color=False, velocity=5),
 }
+MOODS: tuple[str, ...] = tuple(MOOD_TABLE)
 
 
-def swing_for(style: Style, tempo_bpm: float) -> float:
-    """Swing fades from the style's amount at slow tempi to nearly straight when fast."""
-    fade = min(1.0, max(0.15, (150.0 - tempo_bpm) / 70.0))
-    return round(style.swing * fade, 4)
+def default_swing(style: Style, tempo_bpm: float) -> float:
+    """The style's swing, strongest at slow tempi and nearly straight when fast."""
+    factor = min(1.0, max(0.15, (150.0 - tempo_bpm) / 70.0))
+    return round(style.swing * factor, 4)
