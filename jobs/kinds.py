@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from jobs.config import FarmSettings
 from jobs.errors import BadJobSpec
 
 # These lists mirror pipelines.midi (jobs may not import pipelines); a test keeps them equal.
@@ -95,7 +96,8 @@ class ProbeParams(_Params):
 
     tag: str = "image"
     model: str = Field("probe-model", min_length=1, max_length=128)
-    vram_mb: int = Field(1024, ge=1, le=1_000_000)
+    # 0: the probe needs no GPU and skips the lease (measures the farm's own dispatch cost).
+    vram_mb: int = Field(1024, ge=0, le=1_000_000)
     load_s: float = Field(0.0, ge=0, le=3600)
     run_s: float = Field(0.1, ge=0, le=86400)
     fail: bool = False
@@ -106,11 +108,28 @@ class ProbeParams(_Params):
         return _choice(v, TAGS, "tag")
 
 
+class IntentParams(_Params):
+    """Free text from the musician; the brain turns it into structured music."""
+
+    text: str = Field("moody triphop at 90 bpm", min_length=1, max_length=4000)
+
+
+class LlmParams(_Params):
+    """A plain completion from the farm's local language model."""
+
+    prompt: str = Field("Describe a moody triphop track in one sentence.", min_length=1,
+                        max_length=20000)
+    max_tokens: int = Field(128, ge=1, le=4096)
+
+
+GpuNeed = Literal["never", "always", "offload"]
+
+
 @dataclass(frozen=True)
 class KindInfo:
     name: str
     tag: str
-    heavy: bool
+    gpu: GpuNeed  # "offload": only when the model is configured to use a GPU
     params: type[_Params]
     outputs: tuple[str, ...]
     description: str
@@ -120,7 +139,7 @@ KINDS: dict[str, KindInfo] = {
     "midi": KindInfo(
         name="midi",
         tag="midi",
-        heavy=False,
+        gpu="never",
         params=MidiParams,
         outputs=("music.mid", "music.music.json", "report.json"),
         description="seeded multi-track MIDI: melody, chords, bass, drums",
@@ -128,10 +147,26 @@ KINDS: dict[str, KindInfo] = {
     "probe": KindInfo(
         name="probe",
         tag="image",
-        heavy=True,
+        gpu="always",
         params=ProbeParams,
         outputs=("probe.json",),
         description="diagnostic heavy job: takes the GPU lease, loads and runs for set times",
+    ),
+    "intent": KindInfo(
+        name="intent",
+        tag="llm",
+        gpu="offload",
+        params=IntentParams,
+        outputs=("intent.json",),
+        description="the brain: intent text to structured music (local LLM, rules fallback)",
+    ),
+    "llm": KindInfo(
+        name="llm",
+        tag="llm",
+        gpu="offload",
+        params=LlmParams,
+        outputs=("completion.txt",),
+        description="a completion from the local language model",
     ),
 }
 
@@ -145,11 +180,23 @@ def kind_info(kind: str) -> KindInfo:
         ) from None
 
 
-def model_of(kind: str, params: dict[str, Any]) -> str | None:
-    """The model a heavy job loads, so the scheduler can keep it resident between jobs."""
+def model_of(kind: str, params: dict[str, Any], settings: FarmSettings) -> str | None:
+    """The model a job loads, so the scheduler can keep it resident between jobs."""
     if kind == "probe":
         return str(params.get("model"))
+    if kind_info(kind).tag == "llm" and settings.llm.model_path is not None:
+        return settings.llm.model_path.name
     return None
+
+
+def needs_gpu(kind: str, params: dict[str, Any], settings: FarmSettings) -> bool:
+    """Whether a job takes its device's GPU lease before it runs."""
+    need = kind_info(kind).gpu
+    if kind == "probe":
+        return int(params.get("vram_mb", 1)) > 0
+    if need == "offload":
+        return settings.llm.model_path is not None and settings.llm.n_gpu_layers != 0
+    return need == "always"
 
 
 def queue_for(kind: str, params: dict[str, Any]) -> str:

@@ -185,7 +185,8 @@ class Catalog:
         return self._run(work)
 
     def claim(self, job_id: str, worker: str, pid: int, from_state: JobState,
-              from_attempt: int, to_state: JobState = JobState.RUNNING) -> int | None:
+              from_attempt: int, to_state: JobState = JobState.RUNNING,
+              reason: str | None = None) -> int | None:
         """Start the next attempt of a job seen in `from_state` at `from_attempt`.
 
         Returns the new attempt number, or None when someone else moved the job first.
@@ -198,7 +199,7 @@ class Catalog:
                        col(JobRecord.attempts) == from_attempt)
                 .values(state=to_state, attempts=JobRecord.attempts + 1,
                         worker=worker, worker_pid=pid, started_at=utcnow(),
-                        finished_at=None, progress=0.0, reason=None, error=None)
+                        finished_at=None, progress=0.0, reason=reason, error=None)
             )
             if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
                 return None

@@ -34,6 +34,7 @@ class JobRecord(SQLModel, table=True):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
+        Index("ix_jobs_kind_created", "kind", "created_at"),
         Index("ix_jobs_ready", "state", "tag", "priority", "created_at"),
     )
 

@@ -62,13 +62,14 @@ def lease_holder(env: dict[str, str]) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-def wait_state(env: dict[str, str], job_id: str, states: set[str], timeout_s: float = 30) -> dict:
+def wait_state(env: dict[str, str], job_id: str, states: set[str], timeout_s: float = 30,
+               reason_has: str = "") -> dict:
     """Poll the catalog directly (a CLI call per poll would be too slow to see short states)."""
     catalog = Catalog(env["FARM_DB_URL"])
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job = catalog.get_job(job_id)
-        if job.state in states:
+        if job.state in states and reason_has in (job.reason or ""):
             return {"state": str(job.state), "worker_pid": job.worker_pid, "reason": job.reason}
         time.sleep(0.02)
     raise AssertionError(f"{job_id} never reached {states}: {job}")
@@ -95,7 +96,7 @@ def test_waiting_job_says_who_holds_the_device(gpu_env, start_worker) -> None:
     wait_state(gpu_env, first, {"RUNNING"})
     second = submit_probe(gpu_env, model="sdxl", run_s=0.1)
     start_worker(tags="image")
-    waiting = wait_state(gpu_env, second, {"WAITING_GPU"})
+    waiting = wait_state(gpu_env, second, {"WAITING_GPU"}, reason_has="held by")
     assert f"gpu0 held by job {first[:8]} (probe, sd15), 0 waiting ahead" in waiting["reason"]
     assert waiting["reason"] in farm_json(gpu_env, "status", second)["reason"]
     assert farm_json(gpu_env, "wait", second, "--timeout", "30")["state"] == "SUCCEEDED"

@@ -2,6 +2,7 @@
 
 It declares a model and its VRAM, "loads" for `load_s` (skipped when that model is already
 resident in this process) and "runs" for `run_s`, all under the GPU lease like any heavy job.
+With `vram_mb` 0 it takes no lease at all, which measures the farm's own dispatch overhead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ class ProbeModel:
 
 def run_probe(run: JobRun) -> list[JobOutput]:
     params, residency = run.params, run.residency
-    assert residency is not None and run.lease is not None
     loads_before = _loads
     load_started = time.time()
 
@@ -37,7 +37,10 @@ def run_probe(run: JobRun) -> list[JobOutput]:
                                      params["vram_mb"], time.time() - load_started)
         return ProbeModel(name, params["vram_mb"], params["load_s"])
 
-    residency.model_for(params["model"], load, lambda model: None)
+    if residency is not None:
+        residency.model_for(params["model"], load, lambda model: None)
+    else:  # vram_mb 0: no GPU, no lease, nothing kept resident
+        load()
     run_started = time.time()
     if run.cancelled.wait(params["run_s"]):
         raise JobCancelled("cancelled while running")
@@ -45,7 +48,8 @@ def run_probe(run: JobRun) -> list[JobOutput]:
         raise JobInputError(f"probe asked to fail (model {params['model']})")
     report: dict[str, Any] = {
         "job_id": run.job.id, "attempt": run.attempt, "pid": os.getpid(),
-        "device": run.lease.device, "token": run.lease.token, "model": params["model"],
+        "device": run.lease.device if run.lease else None,
+        "token": run.lease.token if run.lease else None, "model": params["model"],
         "loaded": _loads > loads_before, "load_started": load_started,
         "run_started": run_started, "run_finished": time.time(), "vram_mb": params["vram_mb"],
     }

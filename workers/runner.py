@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import redis
 
 from jobs.errors import BrokerUnreachable
-from jobs.kinds import kind_info
+from jobs.kinds import needs_gpu
 from jobs.presence import job_heartbeat, this_host
 from jobs.submit import dispatch_if_ready, send_job
 from storage.errors import StorageError
@@ -64,7 +64,7 @@ def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
     """Handle one delivery of a job's message; returns what happened, for the log."""
     ctx = process_context()
     delivered = ctx.catalog.get_job(job_id)
-    heavy = kind_info(delivered.kind).heavy
+    heavy = needs_gpu(delivered.kind, json.loads(delivered.params_json)["params"], ctx.settings)
     claimed = _claim_turn(ctx, delivered, worker) if heavy else _claim(ctx, delivered, worker)
     if claimed is None:
         return f"nothing to run for delivery of {job_id[:12]} ({delivered.state})"
@@ -82,7 +82,9 @@ def _claim(ctx: ProcessContext, job: JobRecord, worker: str,
            first: JobState = JobState.RUNNING) -> tuple[JobRecord, int] | None:
     if not _may_take(ctx, job):
         return None
-    attempt = ctx.catalog.claim(job.id, worker, os.getpid(), job.state, job.attempts, first)
+    # Until the lease queue explains the wait, say what it is (never a bare WAITING_GPU).
+    reason = "waiting for the GPU lease" if first == JobState.WAITING_GPU else None
+    attempt = ctx.catalog.claim(job.id, worker, os.getpid(), job.state, job.attempts, first, reason)
     return None if attempt is None else (job, attempt)
 
 

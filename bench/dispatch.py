@@ -1,0 +1,102 @@
+"""Dispatch overhead: no-op jobs through the farm (catalog, outbox, claim, store, commit) against
+bare Celery no-op tasks on the same kind of Redis, with the same delivery settings, same run.
+
+Both sides get a fresh embedded redis-server and the same number of prefork worker processes.
+Prints throughput (jobs/s from the first submission to the last completion), the farm ÷ raw
+ratio (target ≥ 0.5) and p50/p95 submit→done latency.
+
+    python -m bench.dispatch [--jobs 300] [--concurrency 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import redis
+
+from bench.harness import REPO, BenchFarm, bench_farm, percentile
+
+NOOP = {"kind": "probe", "params": {"tag": "midi", "vram_mb": 0, "run_s": 0}}
+
+
+def farm_side(jobs: int, concurrency: int) -> tuple[float, list[float]]:
+    with bench_farm({"FARM_THREADS": "1"}) as farm:
+        farm.start_worker("midi", concurrency)
+        farm.wait_all(farm.submit([NOOP]))  # warm: imports and first connections
+        done = farm.wait_all(farm.submit([NOOP] * jobs))
+        assert all(j.state == "SUCCEEDED" for j in done), "a no-op job failed"
+        first = min(_utc(j.created_at) for j in done)
+        last = max(_utc(j.finished_at) for j in done)
+        latencies = [(_utc(j.finished_at) - _utc(j.created_at)).total_seconds() * 1000
+                     for j in done]
+    return jobs / (last - first).total_seconds(), latencies
+
+
+def raw_side(jobs: int, concurrency: int) -> tuple[float, list[float]]:
+    with bench_farm() as farm:
+        client = redis.Redis.from_url(farm.env["REDIS_URL"])
+        os.environ["RAW_BROKER_URL"] = farm.settings().broker_url
+        os.environ["RAW_REDIS_URL"] = farm.env["REDIS_URL"]
+        from bench.raw_celery import DONE_KEY, noop
+
+        worker = _raw_worker(farm, concurrency)
+        try:
+            _wait_done(client, DONE_KEY, [noop.apply_async().id])  # warm
+            sent: dict[str, float] = {}
+            for _ in range(jobs):
+                started = time.time()
+                sent[noop.apply_async().id] = started
+            finished = _wait_done(client, DONE_KEY, list(sent))
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    latencies = [(finished[t] - sent[t]) * 1000 for t in sent]
+    return jobs / (max(finished[t] for t in sent) - min(sent.values())), latencies
+
+
+def _raw_worker(farm: BenchFarm, concurrency: int) -> subprocess.Popen[bytes]:
+    env = {**farm.env, "RAW_BROKER_URL": os.environ["RAW_BROKER_URL"],
+           "RAW_REDIS_URL": os.environ["RAW_REDIS_URL"]}
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "bench.raw_celery", "worker", "-Q", "raw",
+         "-c", str(concurrency), "--pool", "prefork", "--loglevel", "WARNING"],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_done(client: redis.Redis, key: str, ids: list[str], timeout_s: float = 600
+               ) -> dict[str, float]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        values = client.hmget(key, ids)
+        if all(v is not None for v in values):
+            return {i: float(v) for i, v in zip(ids, values, strict=True)}  # type: ignore[arg-type]
+        time.sleep(0.02)
+    raise RuntimeError("raw Celery tasks did not finish")
+
+
+def _utc(moment: datetime | None) -> datetime:
+    assert moment is not None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=1)
+    args = parser.parse_args()
+    raw_rate, raw_lat = raw_side(args.jobs, args.concurrency)
+    farm_rate, farm_lat = farm_side(args.jobs, args.concurrency)
+    print(f"{args.jobs} no-op jobs, {args.concurrency} worker process(es)")
+    print(f"{'':12}{'jobs/s':>10}{'p50 ms':>10}{'p95 ms':>10}")
+    for name, rate, lat in (("raw celery", raw_rate, raw_lat), ("farm", farm_rate, farm_lat)):
+        print(f"{name:12}{rate:10.1f}{percentile(lat, 0.5):10.1f}{percentile(lat, 0.95):10.1f}")
+    print(f"farm / raw throughput: {farm_rate / raw_rate:.3f}  (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
