@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean system-packages
+
+# Debian packages the tests need: fluidsynth and a General MIDI soundfont for the WAV preview.
+APT_PACKAGES := fluidsynth fluid-soundfont-gm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +23,13 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.core
 	$(BIN)/farm demo
 
-test: $(VENV)/.dev
+system-packages:
+	@if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $(APT_PACKAGES); \
+	elif command -v sudo >/dev/null; then sudo apt-get update -q && sudo apt-get install -y -q $(APT_PACKAGES); \
+	else echo "make: cannot install $(APT_PACKAGES) without root; the preview tests will be skipped"; fi
+
+test: system-packages $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev

@@ -144,6 +144,32 @@ def submit(
 
 
 @cli.command()
+def render(
+    intent: Annotated[str, typer.Argument(help="What to make, in words.")],
+    images: Annotated[bool, typer.Option("--images", help="Also render cover art.")] = False,
+    audio_texture: Annotated[bool, typer.Option("--audio-texture", help="Also an audio bed.")]
+    = False,
+    bars: Annotated[int | None, typer.Option(min=1, max=512, help="Length in bars.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (random if not given).")] = None,
+    priority: Annotated[int, typer.Option(min=0, max=9, help="0..9, 9 most urgent.")] = 5,
+    project: Annotated[str, typer.Option(help="Project name.")] = "default",
+    wait_: Annotated[bool, typer.Option("--wait", help="Wait for the whole graph.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait waits (exit 4).")] = 3600,
+    as_json: JsonOpt = False,
+) -> None:
+    """The studio graph: intent -> MIDI (-> cover image, audio texture)."""
+    from jobs.render import plan_render, render_text, submit_render, wait_render
+
+    conf = settings()
+    result = submit_render(conf, plan_render(intent, images, audio_texture, bars), seed, priority,
+                           project)
+    docs = wait_render(conf, result["jobs"], timeout) if wait_ else None
+    emit({**result, "results": docs}, as_json, render_text(result, docs))
+    if docs and any(d["state"] != "SUCCEEDED" for d in docs.values()):
+        raise typer.Exit(1)
+
+
+@cli.command()
 def status(job_id: str, as_json: JsonOpt = False) -> None:
     """State, progress, why it waits, attempts and artifacts of a job."""
     from jobs.queries import job_status, status_text
@@ -206,6 +232,15 @@ def artifacts(job_id: str, as_json: JsonOpt = False) -> None:
 
     doc = job_status(settings(), job_id, explain=False)
     emit(doc["artifacts"], as_json, artifacts_text(doc))
+
+
+@cli.command()
+def lineage(node_id: str, as_json: JsonOpt = False) -> None:
+    """Where an artifact or job came from: its job, inputs, intent and model file."""
+    from jobs.lineage import lineage_doc, lineage_text
+
+    doc = lineage_doc(settings(), node_id)
+    emit(doc, as_json, lineage_text(doc))
 
 
 @cli.command()
@@ -283,6 +318,20 @@ def catalog_gc(
     doc = collect_garbage(settings(), delete)
     verb = "removed" if delete else "would remove (dry run; --delete to remove)"
     emit(doc, as_json, f"{verb} {len(doc['orphans'])} blobs, {doc['bytes']} bytes")
+
+
+midi_cli = typer.Typer(help="MIDI tools.", no_args_is_help=True)
+cli.add_typer(midi_cli, name="midi")
+
+
+@midi_cli.command("report")
+def midi_report(file: Path, as_json: JsonOpt = False) -> None:
+    """The report card of any MIDI file: pitch, harmony, rhythm, and where it leaves the bands."""
+    import subprocess
+
+    # The card is pipeline code, which `jobs` does not import: it runs as its own module.
+    args = [sys.executable, "-m", "pipelines.midi.report", str(file)] + (["--json"] if as_json else [])
+    raise typer.Exit(subprocess.run(args, check=False).returncode)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
@@ -43,6 +43,16 @@ class LlmConfig(_Section):
     n_threads: int | None = Field(None, ge=1)
     n_gpu_layers: int = Field(0, ge=-1)
     seed: int = 0
+    # An OpenAI-compatible server (llama-server, LM Studio, Ollama) tried when the GGUF is not.
+    endpoint_url: str | None = None
+    endpoint_model: str = ""
+
+
+class MidiConfig(_Section):
+    # A WAV preview of each MIDI job through fluidsynth: "auto" when fluidsynth and the
+    # soundfont are found, true to require it, false for none.
+    preview: bool | Literal["auto"] = False
+    soundfont: Path | None = None  # None: Debian's /usr/share/sounds/sf2/FluidR3_GM.sf2
 
 
 class ModelConfig(_Section):
@@ -62,6 +72,7 @@ class FarmSettings(BaseSettings):
     devices: dict[str, DeviceConfig] = Field(default_factory=lambda: {"gpu0": DeviceConfig(vram_mb=16384)})
     threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     llm: LlmConfig = Field(default_factory=lambda: LlmConfig())
+    midi: MidiConfig = Field(default_factory=lambda: MidiConfig())
     image: ModelConfig = Field(default_factory=lambda: ModelConfig())
     audio: ModelConfig = Field(default_factory=lambda: ModelConfig())
     worker_tags: list[str] = Field(default_factory=lambda: ["midi"])

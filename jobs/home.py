@@ -27,10 +27,17 @@ def ensure_home(settings: FarmSettings) -> Path:
     return home
 
 
+_catalogs: dict[tuple[int, str], Catalog] = {}
+
+
 def open_catalog(settings: FarmSettings) -> Catalog:
-    if settings.db_url is None:
-        ensure_home(settings)
-    return Catalog(settings.catalog_url)
+    """The catalog at the configured URL, opened once per process (one engine, one pool)."""
+    key = (os.getpid(), settings.catalog_url)
+    if key not in _catalogs:
+        if settings.db_url is None:
+            ensure_home(settings)
+        _catalogs[key] = Catalog(settings.catalog_url)
+    return _catalogs[key]
 
 
 def open_store(settings: FarmSettings) -> BlobStore:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -78,7 +80,26 @@ def status_text(doc: dict[str, Any]) -> str:
 def artifacts_text(doc: dict[str, Any]) -> str:
     rows = [f"{a['sha256'][:12]}  {a['bytes']:>9}  {a['media_type']:<18} {a['path']}"
             for a in doc["artifacts"]]
-    return "\n".join(rows) if rows else f"job {doc['job_id'][:12]} has no artifacts ({doc['state']})"
+    if not rows:
+        return f"job {doc['job_id'][:12]} has no artifacts ({doc['state']})"
+    return "\n".join(rows + _report_card_lines(doc))
+
+
+def _report_card_lines(doc: dict[str, Any]) -> list[str]:
+    """The MIDI report card in brief, read from the job's `report.json`."""
+    found = [a for a in doc["artifacts"] if a["name"] == "report.json"]
+    try:
+        card = json.loads(Path(found[0]["path"]).read_text()) if found else {}
+    except (OSError, ValueError):
+        return ["report card: unreadable (run `farm catalog verify`)"]
+    if "bands_inside_fraction" not in card:
+        return []
+    lines = [f"report card: {card['bands_inside_fraction']:.0%} of metrics inside the bands of real "
+             f"music; key {card.get('analysis_key') or '-'}; {card.get('notes_total', 0)} notes"]
+    if preview := card.get("preview"):
+        lines.append(f"preview: {preview['duration_s']:.1f} s, RMS {preview['rms_dbfs']:.1f} dBFS, "
+                     f"peak {preview['peak_dbfs']:.1f} dBFS")
+    return lines + [f"  warning: {w}" for w in card.get("warnings", [])]
 
 
 def jobs_table(docs: list[dict[str, Any]]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from jobs.errors import BadJobSpec
 from jobs.kinds import kind_info
@@ -29,21 +29,34 @@ class JobSpec(BaseModel):
     project: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     depends_on: list[str] = Field(default_factory=list)
     idempotency_key: str | None = Field(None, min_length=1, max_length=128)
+    # The params the submitter named; the rest are defaults an input (an intent) may fill.
+    _given: set[str] = PrivateAttr(default_factory=set)
 
     @model_validator(mode="after")
     def _validate_params(self) -> JobSpec:
         info = kind_info(self.kind)
+        self._given = set(self.params)
         try:
             self.params = info.params.model_validate(self.params).model_dump(mode="json")
         except ValidationError as exc:
             raise BadJobSpec(f"params.{describe_validation(exc)}") from None
         return self
 
+    @property
+    def given(self) -> list[str]:
+        return sorted(self._given)
+
+    def stored_params(self) -> str:
+        """What the catalog keeps of the params: all of them, and which ones were named."""
+        return json.dumps({"params": self.params, "given": self.given}, sort_keys=True)
+
     def with_seed(self) -> JobSpec:
         """This spec with a concrete seed, drawn at random if none was given."""
         if self.seed is not None:
             return self
-        return self.model_copy(update={"seed": secrets.randbelow(MAX_SEED)})
+        seeded = self.model_copy(update={"seed": secrets.randbelow(MAX_SEED)})
+        seeded._given = set(self._given)
+        return seeded
 
 
 def parse_spec(data: Any, source: str = "job") -> JobSpec:

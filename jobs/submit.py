@@ -28,7 +28,7 @@ def submit_job(settings: FarmSettings, spec: JobSpec) -> tuple[JobRecord, bool]:
     assert spec.seed is not None
     job = JobRecord(
         id=uuid.uuid4().hex, kind=spec.kind, tag=queue_for(spec.kind, spec.params),
-        state=JobState.QUEUED, params_json=spec.model_dump_json(include={"params"}),
+        state=JobState.QUEUED, params_json=spec.stored_params(),
         seed=spec.seed, priority=spec.priority, project=spec.project,
         model=model_of(spec.kind, spec.params, settings),
         idempotency_key=spec.idempotency_key,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from storage.errors import CatalogUnavailable, UnknownJob
@@ -41,6 +42,20 @@ def _make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
 
 
+def _create_tables(engine: Engine, tries: int = 5) -> None:
+    """Create missing tables. Two processes opening a new catalog at once race between
+    "does it exist" and "create"; the loser sees "already exists" and simply looks again."""
+    for attempt in range(tries):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            if "already exists" not in str(exc) and "duplicate" not in str(exc).lower() \
+                    or attempt == tries - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -65,7 +80,7 @@ class Catalog:
         self.url = url
         try:
             self.engine = _make_engine(url)
-            SQLModel.metadata.create_all(self.engine)
+            _create_tables(self.engine)
         except (OSError, SQLAlchemyError) as exc:
             raise CatalogUnavailable(
                 f"cannot open the catalog at {_describe(url)}: {_first_line(exc)}"
@@ -298,6 +313,16 @@ class Catalog:
 
         return self._run(work)
 
+    def note(self, job_id: str, message: str, attempt: int = 0, worker: str | None = None) -> None:
+        """An event in the job's history that does not change its state (a load, a fallback)."""
+        job = self.get_job(job_id)
+
+        def work(session: Session) -> None:
+            session.add(JobEvent(job_id=job_id, state=job.state, message=message, attempt=attempt,
+                                 worker=worker))
+
+        self._run(work)
+
     def record_model(self, name: str, path: str, sha256: str, vram_mb: int | None,
                      load_s: float | None) -> None:
         """Remember a model file and what loading it cost last time (VRAM, seconds)."""
@@ -351,6 +376,21 @@ class Catalog:
             query = select(JobRecord).join(
                 JobDependency, col(JobDependency.job_id) == col(JobRecord.id)
             ).where(JobDependency.depends_on == job_id)
+            return list(session.exec(query).all())
+
+    def artifact(self, artifact_id: str) -> ArtifactRecord | None:
+        with self.session() as session:
+            return session.get(ArtifactRecord, artifact_id)
+
+    def model(self, sha256: str) -> ModelRecord | None:
+        with self.session() as session:
+            return session.get(ModelRecord, sha256)
+
+    def parents(self, child_id: str) -> list[LineageEdge]:
+        """Where a node (artifact or job) came from: the edges whose child it is."""
+        with self.session() as session:
+            query = select(LineageEdge).where(LineageEdge.child_id == child_id).order_by(
+                col(LineageEdge.id))
             return list(session.exec(query).all())
 
     def lineage_of(self, node_id: str) -> list[LineageEdge]:

@@ -42,14 +42,18 @@ def test_demo_makes_music_with_an_embedded_redis_and_stops_everything(tmp_path: 
     assert proc.returncode == 0, err
     doc = json.loads(out)
     assert doc["state"] == "SUCCEEDED"
-    assert doc["params"]["genre"] == "ballad" and doc["params"]["key"] == "C"
-    assert doc["params"]["tempo_bpm"] == 70 and doc["params"]["bars"] == 8
+    assert doc["tier"] == "rules"  # no model configured: the brain's rules read the words
+    assert doc["intent"]["genre"] == "ballad" and doc["intent"]["key"] == "C"
+    assert doc["intent"]["tempo_bpm"] == 70 and doc["intent"]["bars"] == 8
+    music = json.loads(Path(next(a["path"] for a in doc["artifacts"]
+                                 if a["name"] == "music.music.json")).read_text())
+    assert (music["key"], music["mode"], music["genre"], music["bars"]) == ("C", "major", "ballad", 8)
     midi = next(a for a in doc["artifacts"] if a["name"].endswith(".mid"))
     assert Path(midi["path"]).is_relative_to(tmp_path / "home" / "outputs")
     assert mido.MidiFile(midi["path"]).type == 1
     # Its row is in the catalog that FARM_HOME names.
     rows = farm_json(dict(env, REDIS_URL="redis://127.0.0.1:1/0"), "ls")
-    assert [r["job_id"] for r in rows] == [doc["job_id"]]
+    assert sorted(r["job_id"] for r in rows) == sorted([doc["job_id"], doc["intent_job_id"]])
     # No redis-server or worker from this demo survives it.
     assert processes_of_home(tmp_path / "home") == []
     assert not load_settings(home=tmp_path / "home").embedded_socket.exists()

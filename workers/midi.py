@@ -26,17 +26,54 @@ def render_midi(run: JobRun) -> list[JobOutput]:
     from pipelines.midi import MidiRequest
 
     fields = dict(run.params)
+    if found := _intent_input(run):
+        artifact_id, planned = found
+        # The intent fills what the submitter left to defaults; named params still win.
+        fields.update({k: v for k, v in planned.items() if k in fields and k not in run.given})
+        run.sources.append((artifact_id, "intent"))
     fields["instrumentation"] = tuple(fields.get("instrumentation", ()))
     fields["energy_curve"] = tuple(fields.get("energy_curve", ()))
     try:
         result = _loaded()(MidiRequest(seed=run.job.seed, **fields))
     except BadMusicParams as exc:
         raise JobInputError(str(exc)) from exc
-    return [
-        JobOutput("music.mid", result.midi, "audio/midi"),
-        JobOutput("music.music.json", _canonical_json(result.music), "application/json"),
-        JobOutput("report.json", _canonical_json(result.report), "application/json"),
-    ]
+    outputs = [JobOutput("music.mid", result.midi, "audio/midi"),
+               JobOutput("music.music.json", _canonical_json(result.music), "application/json")]
+    report = dict(result.report)
+    if preview := _preview(run, result.midi):
+        outputs.append(preview[0])
+        report["preview"] = preview[1]
+    return [*outputs, JobOutput("report.json", _canonical_json(report), "application/json")]
+
+
+def _preview(run: JobRun, midi: bytes) -> tuple[JobOutput, dict[str, Any]] | None:
+    """The optional WAV preview (config `midi.preview`) and its loudness check."""
+    from pipelines.midi.errors import PreviewFailed, PreviewUnavailable
+    from pipelines.midi.preview import loudness_check, render_wav
+
+    conf = run.ctx.settings.midi
+    if conf.preview is False:
+        return None
+    try:
+        wav = render_wav(midi, soundfont=conf.soundfont)
+    except PreviewUnavailable as exc:
+        if conf.preview == "auto":
+            run.note(f"no preview: {exc}")
+            return None
+        raise JobInputError(f"midi.preview is on but {exc}") from exc
+    except PreviewFailed as exc:
+        raise JobInputError(f"preview failed: {exc}") from exc
+    return JobOutput("preview.wav", wav, "audio/wav"), loudness_check(wav).as_dict()
+
+
+def _intent_input(run: JobRun) -> tuple[str, dict[str, Any]] | None:
+    """The `intent.json` of an input job (from `farm render`), if the job has one."""
+    for dep in run.ctx.catalog.dependencies(run.job.id):
+        for artifact in run.ctx.catalog.artifacts(dep.id):
+            if artifact.name == "intent.json":
+                doc = json.loads(run.ctx.store.read_bytes(artifact.sha256))
+                return artifact.id, dict(doc["midi_params"])
+    return None
 
 
 def _canonical_json(data: dict) -> bytes:

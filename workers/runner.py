@@ -51,6 +51,13 @@ class JobRun:
     cancelled: threading.Event
     residency: Residency | None = None
     lease: Lease | None = None
+    given: list[str] = field(default_factory=list)  # params the submitter named
+    # (parent id, relation) of what the outputs came from beyond the job: input artifacts, models
+    sources: list[tuple[str, str]] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        """A line in the job's history: what was loaded, which fallback was taken."""
+        self.ctx.catalog.note(self.job.id, message, self.attempt)
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,10 @@ def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
     if claimed is None:
         return f"nothing to run for delivery of {job_id[:12]} ({delivered.state})"
     job, attempt = claimed
+    stored = json.loads(job.params_json)
     with JobHeartbeat(ctx.settings, ctx.redis, job.id, worker) as beat:
-        run = JobRun(job, json.loads(job.params_json)["params"], attempt, ctx, beat.cancelled)
+        run = JobRun(job, stored["params"], attempt, ctx, beat.cancelled,
+                     given=stored.get("given", list(stored["params"])))
         outcome = _run_attempt(run, runner, worker if heavy else None)
     for dependent in ctx.catalog.dependents(job.id):
         if dependent.state == JobState.QUEUED:
@@ -217,6 +226,8 @@ def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
                for r in records]
     lineage += [LineageEdge(child_id=job.id, parent_id=dep.id, relation="input")
                 for dep in ctx.catalog.dependencies(job.id)]
+    lineage += [LineageEdge(child_id=r.id, parent_id=parent, relation=relation)
+                for r in records for parent, relation in run.sources]
     fence = (run.lease.device, run.lease.token) if run.lease is not None else None
     if not ctx.catalog.commit_result(job.id, run.attempt, records, lineage, fence):
         if fence is not None:  # a newer holder's token: this attempt's outputs are void

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 from pipelines.midi.drums import CLAP, CRASH, KICK, RIM, SNARE
@@ -31,17 +32,18 @@ def swing_notes(notes: list[Note], swing: float, unit: int) -> list[Note]:
     return out
 
 
-def voss_drift(rng: random.Random, length: int, rows: int = 5) -> list[float]:
-    """Voss-McCartney pink noise in [-1, 1] (standard deviation about 0.5): row k changes every
-    2**k steps, so slow wander dominates and neighbouring notes move together, as a player's
-    time does."""
+def voss_drift(rng: random.Random, length: int, rows: int = 8) -> list[float]:
+    """Voss-McCartney pink noise in [-1, 1] with a standard deviation of about 0.5: row k changes
+    every 2**k steps (up to 8 bars of sixteenths), so slow wander dominates and neighbouring
+    notes move together, as a player's time does."""
     values = [rng.uniform(-1, 1) for _ in range(rows)]
+    scale = 0.5 / math.sqrt(rows / 3)  # a sum of `rows` uniforms has variance rows / 3
     out = []
     for step in range(length):
         for row in range(rows):
             if step % (1 << row) == 0:
                 values[row] = rng.uniform(-1, 1)
-        out.append(max(-1.0, min(1.0, 2.0 * sum(values) / rows)))
+        out.append(max(-1.0, min(1.0, scale * sum(values))))
     return out
 
 

@@ -17,6 +17,9 @@ from pipelines.midi.seeds import stream
 from pipelines.midi.theory import nearest_pitch
 
 Placed = tuple[int, int, int]  # tick, duration, scale degree
+# Accented beats take chord tones; a weaker beat may hold a non-chord tone only when it is reached
+# by step (a passing or neighbour tone), as embellishing tones are.
+ACCENT = 0.8
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ def _place(tune: Tune, motif: Motif, start_tick: int, degree: int) -> list[Place
     for (offset, duration), deg in zip(motif.rhythm, degrees, strict=True):
         tick = start_tick + offset
         leap = _last_leap(tune, placed)
-        if meter.strength(tick % meter.ticks_per_bar) >= 0.6:
+        strength = meter.strength(tick % meter.ticks_per_bar)
+        stepwise = bool(placed) and abs(deg - placed[-1][2]) == 1
+        if strength >= ACCENT or (strength >= 0.6 and not stepwise):
             deg = _fit(tune, tick, deg, placed[-1][2] if placed else None, leap)
         elif leap:
             deg = placed[-1][2] - leap  # a leap is answered by a step the other way

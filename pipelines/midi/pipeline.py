@@ -20,7 +20,6 @@ from pipelines.midi.form import Plan, bar_energies, chord_timeline, plan_section
 from pipelines.midi.humanize import humanize
 from pipelines.midi.melody import melody_notes
 from pipelines.midi.meter import PPQ, Meter, parse_time_signature
-from pipelines.midi.report import report_music
 from pipelines.midi.score import Note, clean_notes
 from pipelines.midi.seeds import stream
 from pipelines.midi.styles import GENRES, MOOD_TABLE, MOODS, STYLES, default_swing
@@ -180,4 +179,6 @@ class MidiPipeline:
         plan = make_plan(req)
         parts = write_parts(plan, req.seed, tuple(req.instrumentation))
         music = to_music(req, plan, parts)
+        from pipelines.midi.report import report_music  # imported late: see pipelines/midi/__init__
+
         return MidiResult(midi=music_to_midi(music), music=music, report=report_music(music))

@@ -1,0 +1,104 @@
+"""`farm render`: a studio request as a graph of jobs, intent → midi (→ image, audio texture).
+
+The intent job turns the words into structured music; the midi job takes its `intent.json` as
+input. Cover art and an audio texture are asked for by flag or in the words ("and a cover
+image", "then an ambient bed"); they join the graph once this farm has those kinds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.config import FarmSettings
+from jobs.errors import BadJobSpec, WaitTimedOut
+from jobs.kinds import KINDS
+from jobs.queries import job_status
+from jobs.spec import parse_spec
+from jobs.submit import submit_job
+
+_IMAGE_WORDS = re.compile(r"\b(cover( art| image)?|artwork|album art|image|picture|illustration)\b",
+                          re.I)
+_TEXTURE_WORDS = re.compile(r"\b(ambient bed|bed|drone|texture|soundscape|atmosphere|pad layer)\b",
+                            re.I)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One job of the graph; `after` names other nodes of the same graph."""
+
+    name: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
+
+
+@dataclass
+class RenderPlan:
+    nodes: list[Node]
+    skipped: list[str] = field(default_factory=list)  # asked for in words, not on this farm
+
+
+def plan_render(text: str, images: bool = False, audio_texture: bool = False,
+                bars: int | None = None) -> RenderPlan:
+    """The graph for a request. Flags demand a part; words only ask for it."""
+    if not text.strip():
+        raise BadJobSpec("give the intent in words, e.g. farm render \"moody triphop at 90 bpm\"")
+    midi_params = {"bars": bars} if bars is not None else {}
+    plan = RenderPlan([Node("intent", "intent", {"text": text}),
+                       Node("midi", "midi", midi_params, ("intent",))])
+    for kind, flag, words, option in (("image", images, _IMAGE_WORDS, "--images"),
+                                      ("audio", audio_texture, _TEXTURE_WORDS, "--audio-texture")):
+        if not (flag or words.search(text)):
+            continue
+        if kind in KINDS:
+            plan.nodes.append(Node(kind, kind, {}, ("intent",)))
+        elif flag:
+            raise BadJobSpec(f"{option}: this farm has no '{kind}' kind yet; "
+                             f"render without {option}")
+        else:
+            plan.skipped.append(f"{kind}: this farm has no '{kind}' kind yet")
+    return plan
+
+
+def submit_render(settings: FarmSettings, plan: RenderPlan, seed: int | None, priority: int,
+                  project: str) -> dict[str, Any]:
+    """Submit the graph in dependency order, every job with the same seed."""
+    ids: dict[str, str] = {}
+    for node in plan.nodes:
+        spec = parse_spec({"kind": node.kind, "params": node.params, "seed": seed,
+                           "priority": priority, "project": project,
+                           "depends_on": [ids[n] for n in node.after]}, f"render {node.name}")
+        job, _ = submit_job(settings, spec)
+        ids[node.name] = job.id
+        seed = job.seed  # the first job draws one when none was given; the rest share it
+    return {"jobs": ids, "seed": seed, "skipped": plan.skipped}
+
+
+def wait_render(settings: FarmSettings, ids: dict[str, str], timeout_s: float,
+                poll_s: float = 0.3) -> dict[str, dict[str, Any]]:
+    """Wait until every job of the graph ended; their status documents by node name."""
+    deadline = time.monotonic() + timeout_s
+    docs = {name: job_status(settings, job_id, explain=False) for name, job_id in ids.items()}
+    while not all(_ended(d) for d in docs.values()):
+        if time.monotonic() >= deadline:
+            late = [f"{n} ({d['state']})" for n, d in docs.items() if not _ended(d)]
+            raise WaitTimedOut(f"render not finished after {timeout_s:g} s: {', '.join(late)}")
+        time.sleep(poll_s)
+        docs = {name: job_status(settings, job_id, explain=False) for name, job_id in ids.items()}
+    return docs
+
+
+def _ended(doc: dict[str, Any]) -> bool:
+    return doc["state"] in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def render_text(result: dict[str, Any], docs: dict[str, dict[str, Any]] | None) -> str:
+    lines = [f"{name:7} {job_id}" for name, job_id in result["jobs"].items()]
+    lines += [f"skipped {why}" for why in result["skipped"]]
+    for name, doc in (docs or {}).items():
+        lines.append(f"{name:7} {doc['state']}" + (f": {doc['error']}" if doc.get("error") else ""))
+        lines += [f"  {a['path']}" for a in doc["artifacts"]]
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""Harmony metrics of the report card: chords are estimated from the notes, the same way for a
+generated piece, a random one and a chorale, so their figures compare.
+
+- Chord estimation: per felt beat, the duration-weighted pitch classes of the accompaniment
+  (every pitched part but the melody) are matched against major, minor and diminished triad
+  templates (template matching as in Fujishima 1999 and Harte & Sandler 2005; the lowest note
+  sounding as the root breaks ties, as in figured-bass practice).
+- harmonic_rhythm: chord changes per bar (Caplin, "Classical Form", 1998, on harmonic rhythm).
+- harmony_tone_ratio: share of melody notes on a felt beat whose pitch class is a tone of the
+  beat's chord (its estimated triad, or a note the accompaniment sounds then, as a seventh):
+  chord tones on strong beats, non-chord tones in between
+  (Aldwell & Schachter, "Harmony and Voice Leading", ch. on embellishing tones).
+- progression_plausibility: share of chord-to-chord moves that make at least 2% of that chord's
+  continuations in a table counted from Bach chorales (the table lives in bands.json).
+- progression_template_overlap: share of the piece's chord 4-grams found in the generator's own
+  progression tables (memorization of its templates; cf. copy-detection n-gram overlap).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from pipelines.midi.piece import N, Piece
+from pipelines.midi.theory import Key, chord_from_numeral
+
+QUALITIES = {"M": (0, 4, 7), "m": (0, 3, 7), "d": (0, 3, 6)}
+PLAUSIBLE_SHARE = 0.02
+TEMPLATE_N = 4
+
+
+def _beat_weights(notes: list[N], beats: list[tuple[int, int]]) -> Iterable[tuple[list[float], int]]:
+    """Per beat: duration-weighted pitch-class histogram and the lowest pitch sounding (-1: none)."""
+    ordered, index, active = sorted(notes), 0, list[N]()
+    for start, end in beats:
+        while index < len(ordered) and ordered[index].tick < end:
+            active.append(ordered[index])
+            index += 1
+        active = [n for n in active if n.end > start]
+        weights = [0.0] * 12
+        for note in active:
+            weights[note.pitch % 12] += min(end, note.end) - max(start, note.tick)
+        lowest = min((n.pitch for n in active), default=-1)
+        yield weights, lowest
+
+
+def _score(weights: list[float], lowest: int, root: int, quality: str) -> float:
+    total = sum(weights)
+    inside = sum(weights[(root + i) % 12] for i in QUALITIES[quality])
+    return inside - 0.5 * (total - inside) + (0.25 * total if lowest % 12 == root else 0.0)
+
+
+def _best_chord(weights: list[float], lowest: int) -> tuple[int, str]:
+    best = max((_score(weights, lowest, root, quality), -root, quality)
+               for quality in QUALITIES for root in range(12))
+    return -best[1], best[2]
+
+
+def estimate_chords(piece: Piece) -> list[tuple[int, int, str] | None]:
+    """Per felt beat: (bar index, root pitch class, quality), or None where nothing sounds.
+
+    A chord holds while it explains the beat nearly as well as the best fit (within 15% of the
+    beat's weight) or while the beat has one pitch class only (a walking bass, a lone arpeggio
+    note), so passing notes do not count as chord changes."""
+    beats = piece.beats()
+    chords: list[tuple[int, int, str] | None] = []
+    held: tuple[int, str] | None = None
+    for (start, _), (weights, lowest) in zip(beats, _beat_weights(piece.accompaniment, beats),
+                                             strict=True):
+        total = sum(weights)
+        if total <= 0:
+            chords.append(None)
+            continue
+        best = _best_chord(weights, lowest)
+        if held is not None and (sum(w > 0 for w in weights) < 2 or _score(weights, lowest, *held)
+                                 >= _score(weights, lowest, *best) - 0.15 * total):
+            best = held
+        held = best
+        chords.append((piece.bar_of(start)[0], *best))
+    return chords
+
+
+def harmonic_rhythm(chords: list[tuple[int, int, str] | None]) -> float | None:
+    present = [c for c in chords if c is not None]
+    if not present:
+        return None
+    changes = sum(a[1:] != b[1:] for a, b in zip(present, present[1:], strict=False))
+    return changes / len({c[0] for c in present})
+
+
+def labels(chords: list[tuple[int, int, str] | None], key: Key) -> list[str]:
+    """The chord sequence as 'semitones above the tonic + quality', repeats merged."""
+    out: list[str] = []
+    for chord in chords:
+        if chord is None:
+            continue
+        label = f"{(chord[1] - key.pc) % 12}{chord[2]}"
+        if not out or out[-1] != label:
+            out.append(label)
+    return out
+
+
+def family(key: Key) -> str:
+    return "minor" if key.minor_family else "major"
+
+
+def progression_plausibility(sequence: list[str], table: dict[str, dict[str, int]]) -> float | None:
+    moves = list(zip(sequence, sequence[1:], strict=False))
+    if not moves or not table:
+        return None
+    good = 0
+    for before, after in moves:
+        row = table.get(before, {})
+        total = sum(row.values())
+        good += bool(total) and row.get(after, 0) / total >= PLAUSIBLE_SHARE
+    return good / len(moves)
+
+
+def _label_of_numeral(token: str, mode: str) -> str:
+    chord = chord_from_numeral(Key("C", mode), token)
+    third, fifth = ((t - chord.root) % 12 for t in chord.tones[1:3])
+    quality = "d" if (third, fifth) == (3, 6) else "m" if third == 3 else "M"
+    return f"{chord.root}{quality}"
+
+
+@cache
+def template_ngrams(mode_family: str) -> frozenset[tuple[str, ...]]:
+    """Every chord 4-gram the generator's progression tables can play, looping."""
+    from pipelines.midi.styles import STYLES
+
+    grams: set[tuple[str, ...]] = set()
+    for style in STYLES.values():
+        for progression in style.minor if mode_family == "minor" else style.major:
+            mode = "minor" if mode_family == "minor" else "major"
+            cycle = [_label_of_numeral(t, mode) for t in progression.chords]
+            merged = [c for i, c in enumerate(cycle * 3) if i == 0 or c != (cycle * 3)[i - 1]]
+            grams.update(tuple(merged[i:i + TEMPLATE_N]) for i in range(len(merged) - TEMPLATE_N + 1))
+    return frozenset(grams)
+
+
+def template_overlap(sequence: list[str], mode_family: str) -> float | None:
+    grams = [tuple(sequence[i:i + TEMPLATE_N]) for i in range(len(sequence) - TEMPLATE_N + 1)]
+    if not grams:
+        return None
+    known = template_ngrams(mode_family)
+    return sum(g in known for g in grams) / len(grams)
+
+
+def harmony_tone_ratio(piece: Piece, melody: list[N],
+                       chords: list[tuple[int, int, str] | None]) -> float | None:
+    """Melody notes on felt beats whose pitch class belongs to the beat's estimated triad or
+    sounds in the accompaniment then (a doubled voice, a seventh)."""
+    accompaniment = piece.accompaniment
+    if not accompaniment or not melody:
+        return None
+    tolerance = piece.ppq // 8
+    beat_starts = [start for start, _ in piece.beats()]
+    hits = total = 0
+    for note in melody:
+        index = bisect.bisect_left(beat_starts, note.tick - tolerance)
+        if index >= len(beat_starts) or abs(beat_starts[index] - note.tick) > tolerance:
+            continue
+        chord = chords[index] if index < len(chords) else None
+        tones = set() if chord is None else {(chord[1] + i) % 12 for i in QUALITIES[chord[2]]}
+        tones |= {n.pitch % 12 for n in accompaniment
+                  if n.tick <= note.tick + tolerance and n.end > note.tick}
+        if tones:
+            total += 1
+            hits += note.pitch % 12 in tones
+    return hits / total if total else None
+
+
+def count_transitions(sequence: list[str], table: dict[str, dict[str, int]]) -> None:
+    """Add a piece's chord moves to a transition table (make_bands builds it from chorales)."""
+    for before, after in zip(sequence, sequence[1:], strict=False):
+        row = table.setdefault(before, {})
+        row[after] = row.get(after, 0) + 1
+
+
+def harmony_metrics(piece: Piece, melody: list[N], key: Key | None,
+                    table: dict[str, Any]) -> dict[str, float | None]:
+    chords = estimate_chords(piece) if piece.accompaniment else []
+    sequence = labels(chords, key) if key is not None else []
+    mode_family = family(key) if key is not None else "major"
+    return {
+        "harmony_tone_ratio": harmony_tone_ratio(piece, melody, chords),
+        "harmonic_rhythm": harmonic_rhythm(chords),
+        "progression_plausibility": progression_plausibility(sequence, table.get(mode_family, {})),
+        "progression_template_overlap": template_overlap(sequence, mode_family),
+    }
