@@ -23,7 +23,7 @@ def gguf() -> str:
 
 @pytest.fixture
 def llm_env(farm_env: dict[str, str], gguf: str) -> dict[str, str]:
-    farm_env.update({"FARM_LLM__MODEL_PATH": gguf, "FARM_LLM__N_CTX": "2048",
+    farm_env.update({"FARM_LLM__MODEL_PATH": gguf, "FARM_LLM__N_CTX": "3072",
                      "FARM_LLM__N_THREADS": "2"})
     return farm_env
 
@@ -61,10 +61,9 @@ def test_render_runs_intent_then_midi_and_lineage_reaches_the_words_and_model(
 
 def test_model_is_loaded_once_per_worker_process_across_five_jobs(llm_env, start_worker) -> None:
     start_worker(tags="llm")
-    ids = [farm_json(llm_env, "submit", "intent", "--param", f"text=lofi beat number {n}",
-                     "--seed", str(n))["job_id"] for n in range(4)]
-    ids.append(farm_json(llm_env, "submit", "llm", "--param", "prompt=A chord is",
-                         "--param", "max_tokens=8")["job_id"])
+    ids = [farm_json(llm_env, "submit", "intent", "--param", "text=lofi beat at 80 bpm")["job_id"]]
+    ids += [farm_json(llm_env, "submit", "llm", "--param", f"prompt=A chord number {n} is",
+                      "--param", "max_tokens=8")["job_id"] for n in range(4)]
     for job_id in ids:
         assert farm_json(llm_env, "wait", job_id, "--timeout", "240", timeout=300)["state"] \
             == "SUCCEEDED"

@@ -103,10 +103,11 @@ def _describe(known: dict[str, Any], facts: dict[str, Any]) -> str:
             else "Nothing explicit; rules defaults for every field.")[:200]
 
 
-def rules_defaults(text: str) -> dict[str, Any]:
-    """Every MusicIntent field: stated facts, then implied hints, then per-genre defaults."""
+def rules_defaults(text: str, chosen: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every MusicIntent field: stated facts, then implied hints, then `chosen` values (a model's
+    genre or mood where the words are silent), then the per-genre and per-mood conventions."""
     facts, hints = read_facts(text), read_hints(text)
-    known = {**hints, **facts}
+    known = {**(chosen or {}), **hints, **facts}
     genre = known.get("genre") or MOOD_GENRE.get(known.get("mood", ""), GENRES[0])
     mood = known.get("mood") or GENRE_MOOD[genre]
     energy = float(known.get("energy", round((MOOD_ENERGY[mood] + MOOD_ENERGY[GENRE_MOOD[genre]])

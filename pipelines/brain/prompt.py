@@ -26,11 +26,11 @@ def _example(genre: str, mood: str, tempo: int, key: str, mode: str, meter: str,
     parts = [{"name": name, "bars": int(bars)} for name, bars in
              (item.split(":") for item in sections.split())]
     return {
-        "genre": genre, "mood": mood, "tempo_bpm": tempo, "key": key, "mode": mode,
+        "explanation": texts[3], "genre": genre, "mood": mood, "tempo_bpm": tempo, "key": key, "mode": mode,
         "time_signature": meter, "bars": sum(p["bars"] for p in parts), "energy": energy,
         "instrumentation": roles.split(), "sections": parts, "energy_curve": curve,
         "vocal_character": texts[0], "image_prompt": texts[1], "audio_texture_prompt": texts[2],
-        "explanation": texts[3], "rule_breaking": rule_breaking,
+        "rule_breaking": rule_breaking,
     }
 
 

