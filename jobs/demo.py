@@ -53,7 +53,9 @@ def _summary(docs: dict[str, dict[str, Any]], tell: Callable[[str], None]) -> di
     if intent_file is not None:
         intent = json.loads(Path(intent_file).read_text())
         doc.update(intent=intent["midi_params"], tier=intent["tier"])
-        tell(f"intent read by {intent['tier']}: {json.dumps(intent['midi_params'])}")
+        p = intent["midi_params"]
+        tell(f"intent read by {intent['tier']}: {p['genre']}, {p['mood']}, {p['key']} {p['mode']}, "
+             f"{p['tempo_bpm']:g} bpm, {p['time_signature']}, {p['bars']} bars")
         for warning in intent["warnings"]:
             tell(f"  note: {warning}")
     doc["intent_job_id"] = docs["intent"]["job_id"]

@@ -85,6 +85,16 @@ def _assert_all_done_once(env: dict[str, str], ids: list[str], bad: str, after_b
     assert failed["state"] == "FAILED" and bad[:12] in failed["error"], failed
 
 
+def _busy_farm(farm_env: dict[str, str], tmp_path: Path
+               ) -> tuple[dict[str, str], FarmUp, list[str], str, str]:
+    """A farm up with a queue submitted and a few jobs already done."""
+    env = _embedded_env(farm_env, tmp_path)
+    up = FarmUp(env, tmp_path / "up.log")
+    ids, bad, after_bad = _submit(env)
+    _wait_some_done(env, ids, 3)
+    return env, up, ids, bad, after_bad
+
+
 def _stop(up: FarmUp) -> None:
     up.proc.send_signal(signal.SIGTERM)
     up.proc.wait(60)
@@ -92,16 +102,12 @@ def _stop(up: FarmUp) -> None:
 
 def test_farm_up_stopped_by_sigterm_mid_queue_finishes_every_job_once_when_up_again(
         farm_env, tmp_path) -> None:
-    env = _embedded_env(farm_env, tmp_path)
-    log = tmp_path / "up.log"
-    up = FarmUp(env, log)
-    ids, bad, after_bad = _submit(env)
-    _wait_some_done(env, ids, 3)
+    env, up, ids, bad, after_bad = _busy_farm(farm_env, tmp_path)
     _stop(up)
-    assert "farm stopped" in log.read_text()
+    assert "farm stopped" in up.log.read_text()
     assert not up.group_pids(), "farm up left processes behind"
     assert farm(env, "status", ids[-1]).returncode == 0  # the catalog answers with Redis down
-    up = FarmUp(env, log)
+    up = FarmUp(env, up.log)
     try:
         _assert_all_done_once(env, ids, bad, after_bad)
         # Warm shutdown let running jobs finish: nothing had to run twice.
@@ -112,11 +118,7 @@ def test_farm_up_stopped_by_sigterm_mid_queue_finishes_every_job_once_when_up_ag
 
 def test_farm_up_killed_outright_mid_queue_finishes_every_job_once_when_up_again(
         farm_env, tmp_path) -> None:
-    env = _embedded_env(farm_env, tmp_path)
-    log = tmp_path / "up.log"
-    up = FarmUp(env, log)
-    ids, bad, after_bad = _submit(env)
-    _wait_some_done(env, ids, 3)
+    env, up, ids, bad, after_bad = _busy_farm(farm_env, tmp_path)
     sock = Path(env["FARM_HOME"]) / "run" / "redis.sock"
     server_pid = int(redis.Redis(unix_socket_path=str(sock)).info("server")["process_id"])
     os.kill(server_pid, signal.SIGKILL)  # a power cut: Redis gets no chance to flush
@@ -125,7 +127,7 @@ def test_farm_up_killed_outright_mid_queue_finishes_every_job_once_when_up_again
     deadline = time.monotonic() + 10
     while up.group_pids() and time.monotonic() < deadline:
         time.sleep(0.1)
-    up = FarmUp(env, log)
+    up = FarmUp(env, up.log)
     try:
         _assert_all_done_once(env, ids, bad, after_bad)
         attempts = [farm_json(env, "status", j)["attempts"] for j in ids]

@@ -116,19 +116,27 @@ def _ensure_keeper(idle_unload_s: float) -> None:
     _keeper.start()
 
 
-def render_intent(run: JobRun) -> list[JobOutput]:
-    from pipelines.brain import BrainError, BrainPipeline, IntentRequest
+def _run_pipeline(run: JobRun, config: dict[str, Any], pipeline_class: Any, request: Any) -> Any:
+    """One request through a brain pipeline on the process's resident model."""
+    from pipelines.brain import BrainError
 
-    config = brain_config(run.ctx.settings)
     with _lock:
-        brain = BrainPipeline(backend=_loaded_backend(run, config))
+        pipeline = pipeline_class(backend=_loaded_backend(run, config))
         try:
-            brain.load(config)
-            result = brain(IntentRequest(text=run.params["text"], seed=run.job.seed))
+            pipeline.load(config)
+            return pipeline(request)
         except BrainError as error:
             raise JobInputError(str(error)) from error
         finally:
             _mark_used()
+
+
+def render_intent(run: JobRun) -> list[JobOutput]:
+    from pipelines.brain import BrainPipeline, IntentRequest
+
+    config = brain_config(run.ctx.settings)
+    result = _run_pipeline(run, config, BrainPipeline,
+                           IntentRequest(text=run.params["text"], seed=run.job.seed))
     for warning in result.warnings:
         run.note(f"brain: {warning}")
     run.note(f"intent by {result.tier}: {result.tokens} tokens in {result.seconds:.2f} s")
@@ -144,19 +152,11 @@ def render_intent(run: JobRun) -> list[JobOutput]:
 
 
 def render_completion(run: JobRun) -> list[JobOutput]:
-    from pipelines.brain import BrainError, CompletionPipeline, CompletionRequest
+    from pipelines.brain import CompletionPipeline, CompletionRequest
 
     config = brain_config(run.ctx.settings)
-    with _lock:
-        pipeline = CompletionPipeline(backend=_loaded_backend(run, config))
-        try:
-            pipeline.load(config)
-            result = pipeline(CompletionRequest(run.params["prompt"], run.params["max_tokens"],
-                                                run.job.seed))
-        except BrainError as error:
-            raise JobInputError(str(error)) from error
-        finally:
-            _mark_used()
+    result = _run_pipeline(run, config, CompletionPipeline, CompletionRequest(
+        run.params["prompt"], run.params["max_tokens"], run.job.seed))
     rate = result.tokens / result.seconds if result.seconds else 0.0
     run.note(f"completion by {result.tier}: {result.tokens} tokens in {result.seconds:.2f} s "
              f"({rate:.1f} tokens/s)")

@@ -23,6 +23,7 @@ from workers.gpu import GpuLease, Lease
 
 log = logging.getLogger(__name__)
 _IDLE_CHECK_S = 0.05
+_HOLD_FOR_NEXT_S = 2.0  # how long an idle holder waits for its own next delivery
 
 
 class Residency:
@@ -42,6 +43,7 @@ class Residency:
         self.model: Any = None
         self._unload_model: Callable[[Any], None] | None = None
         self._idle_since = 0.0
+        self._hold_until = 0.0
         self._thread: threading.Thread | None = None
 
     # taking the device ------------------------------------------------------------
@@ -90,20 +92,42 @@ class Residency:
 
     # giving it back ---------------------------------------------------------------
 
-    def finish(self) -> None:
-        """The job is over: stay resident on an idle lease unless someone else waits."""
+    def finish(self, more_for_model: Callable[[], bool] = lambda: False) -> None:
+        """The job is over: stay resident on an idle lease unless someone else waits.
+
+        When others wait but jobs for the resident model are ready, hold the idle lease for
+        a moment: this process's next delivery takes one of them (the lease's aging window
+        decides whether it may go first), rather than every job of a busy farm paying a
+        model switch.
+        """
         with self.lock:
             self.busy = False
             self._idle_since = time.monotonic()
+            self._hold_until = 0.0
             if self.lease is None:
                 self._unload()
-            elif self._others_waiting():
+            elif self._others_waiting() and not (self._young_line() and self.model is not None
+                                                  and more_for_model()):
                 self._give_up()
+            elif self._others_waiting():
+                self._hold_until = self._idle_since + _HOLD_FOR_NEXT_S
+                self._renew_idle()
             else:
-                try:
-                    self.api.renew(self.lease, idle=True)
-                except LeaseLost:
-                    self._drop_lost()
+                self._renew_idle()
+
+    def _renew_idle(self) -> None:
+        assert self.lease is not None
+        try:
+            self.api.renew(self.lease, idle=True)
+        except LeaseLost:
+            self._drop_lost()
+
+    def _young_line(self) -> bool:
+        """Whether every other waiter has waited less than the aging window, so that this
+        process's next job of its resident model may still go first."""
+        now_ms = time.time() * 1000
+        return all(now_ms - float(w.get("since_ms", 0)) < self.api.window_ms
+                   for w in self.api.waiters() if w.get("worker") != self.worker)
 
     def _others_waiting(self) -> bool:
         return any(w.get("worker") != self.worker for w in self.api.waiters())
@@ -148,7 +172,7 @@ class Residency:
             if self.lease is None:
                 return last_renew
             now = time.monotonic()
-            if not self.busy and (self._others_waiting()
+            if not self.busy and ((now > self._hold_until and self._others_waiting())
                                   or now - self._idle_since > self.idle_unload_s):
                 self._give_up()
                 return now

@@ -185,7 +185,9 @@ def _run_attempt(run: JobRun, runner: KindRunner, gpu_worker: str | None) -> str
         return _fail(run, f"internal error: {type(exc).__name__}: {exc}")
     finally:
         if run.residency is not None and run.lease is not None:
-            run.residency.finish()
+            model = runner.model_of(run.params)
+            run.residency.finish(lambda: ctx.catalog.next_ready(job.tag, [job.kind], model)
+                                 is not None)
 
 
 def _take_gpu(run: JobRun, runner: KindRunner, worker: str) -> None:
