@@ -33,8 +33,10 @@ def run_probe(run: JobRun) -> list[JobOutput]:
         if run.cancelled.wait(params["load_s"]):
             raise JobCancelled("cancelled while loading")
         name = params["model"]
-        run.ctx.catalog.record_model(name, f"probe:{name}", hashlib.sha256(name.encode()).hexdigest(),
-                                     params["vram_mb"], time.time() - load_started)
+        if residency is not None:  # the registry is of GPU models: load cost and VRAM
+            run.ctx.catalog.record_model(name, f"probe:{name}",
+                                         hashlib.sha256(name.encode()).hexdigest(),
+                                         params["vram_mb"], time.time() - load_started)
         return ProbeModel(name, params["vram_mb"], params["load_s"])
 
     if residency is not None:
