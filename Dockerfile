@@ -1,11 +1,15 @@
 FROM python:3.11-slim
+# EXTRAS=llm builds llama.cpp for the brain's worker (needs a compiler).
+ARG EXTRAS=""
+RUN if [ -n "$EXTRAS" ]; then apt-get update && apt-get install -y --no-install-recommends \
+        build-essential cmake && rm -rf /var/lib/apt/lists/*; fi
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY jobs jobs
 COPY workers workers
 COPY pipelines pipelines
 COPY storage storage
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
 ENV FARM_HOME=/farm
 ENTRYPOINT []
 CMD ["farm", "--help"]

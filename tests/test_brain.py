@@ -17,10 +17,26 @@ from typing import Any
 import pytest
 
 from pipelines.brain import (
-    BadBrainConfig, BadIntentRequest, BrainPipeline, CompletionPipeline, CompletionRequest,
-    EndpointBackend, EndpointUnreachable, IntentRequest, IntentResult, LlamaBackend, ModelNotFound,
-    ModelUnusable, MusicIntent, clamp_intent, intent_json_schema, read_facts, rules_defaults,
+    BadBrainConfig,
+    BadIntentRequest,
+    BrainPipeline,
+    CompletionPipeline,
+    CompletionRequest,
+    EndpointBackend,
+    EndpointUnreachable,
+    IntentRequest,
+    IntentResult,
+    LlamaBackend,
+    ModelNotFound,
+    ModelUnusable,
+    MusicIntent,
+    clamp_intent,
+    intent_json_schema,
+    read_facts,
+    read_hints,
+    rules_defaults,
 )
+from pipelines.brain.merge import merge_answer
 from pipelines.midi import GENRES, KEYS, MODES, MOODS, TIME_SIGNATURES, MidiPipeline, MidiRequest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,12 +167,31 @@ def test_generation_schema_has_enums_limits_and_pins_stated_facts() -> None:
     assert schema["additionalProperties"] is False and set(schema["required"]) == set(props)
 
 
+def test_hybrid_merge_lets_the_model_choose_only_what_the_words_leave_open() -> None:
+    answer = {"genre": "lofi", "mood": "calm", "tempo_bpm": 200, "key": "G#", "energy_curve": [0.9, 1.0],
+              "sections": [{"name": "verse", "bars": 4}, {"name": "chorus", "bars": 4}],
+              "image_prompt": "a crib under a night light"}
+    silent, _ = merge_answer("a lullaby for a newborn", answer, {})
+    assert (silent["genre"], silent["mood"]) == ("lofi", "calm")  # no genre or mood word
+    assert silent["tempo_bpm"] == rules_defaults("a calm lofi piece")["tempo_bpm"]  # convention
+    assert silent["key"] == rules_defaults("lofi")["key"] and silent["bars"] == 32
+    assert silent["image_prompt"] == "a crib under a night light"
+    assert [s["bars"] for s in silent["sections"]] == [16, 16]
+    mean = sum(silent["energy_curve"]) / 2
+    assert abs(mean - silent["energy"]) < 0.01 and silent["energy_curve"][1] > silent["energy_curve"][0]
+    text = "a slow sad piano ballad at 70 bpm"
+    worded, _ = merge_answer(text, answer, {**read_hints(text), **read_facts(text)})
+    assert (worded["genre"], worded["mood"], worded["tempo_bpm"]) == ("ballad", "sad", 70.0)
+
+
 def test_bad_requests_and_config_fail_before_any_model_work() -> None:
     pipe = BrainPipeline()
     with pytest.raises(BadBrainConfig, match="llm.mode"):
         pipe.load({"mode": "psychic"})
     with pytest.raises(BadBrainConfig, match="unknown llm config keys: model"):
         pipe.load({"model": "x.gguf"})
+    with pytest.raises(BadBrainConfig, match="llm.endpoint_url 'localhost:8080' must start with http"):
+        pipe.load({"endpoint_url": "localhost:8080"})
     pipe.load({"mode": "rules"})
     with pytest.raises(BadIntentRequest, match="non-empty"):
         pipe(IntentRequest("   "))
@@ -192,7 +227,8 @@ def test_corrupt_gguf_is_unusable_and_degrades_to_rules(tmp_path: Path, model_pa
     with pytest.raises(ModelUnusable, match=r"garbage\.gguf is not a GGUF file.*llm\.model_path"):
         LlamaBackend().load(garbage)
     truncated = tmp_path / "truncated.gguf"  # right magic, cut off: llama.cpp itself refuses it
-    truncated.write_bytes(Path(model_path).read_bytes()[:65536])
+    with open(model_path, "rb") as real:
+        truncated.write_bytes(real.read(65536))
     loads = LlamaBackend.loads
     with pytest.raises(ModelUnusable, match=r"truncated\.gguf is unusable .*llm\.model_path"):
         LlamaBackend().load(truncated)
@@ -204,12 +240,13 @@ def test_corrupt_gguf_is_unusable_and_degrades_to_rules(tmp_path: Path, model_pa
     assert result.tier == "rules" and "unusable" in result.warnings[0]
 
 
-def test_twenty_varied_intents_come_back_schema_valid_from_the_model(varied: dict[str, Any]) -> None:
+def test_twenty_varied_intents_come_back_schema_valid_from_the_model(
+        brain: BrainPipeline, varied: dict[str, Any]) -> None:
     schema_keys = set(intent_json_schema()["properties"])
     for text, result in varied["results"].items():
         assert result.tier == "llama", (text, result.warnings)
         assert result.raw is not None and set(result.raw) == schema_keys, text
-        assert 0 < result.tokens <= 384
+        assert 0 < result.tokens <= brain.config["max_tokens"]
         MusicIntent.model_validate(result.intent.model_dump())
         MidiRequest(**result.intent.midi_params())  # the midi job takes these params as they are
     tokens = [r.tokens for r in varied["results"].values()]
@@ -227,6 +264,14 @@ def test_stated_facts_beat_the_model(varied: dict[str, Any]) -> None:
             assert result.facts[name] == value
 
 
+def test_same_seed_gives_the_same_intent(brain: BrainPipeline, varied: dict[str, Any]) -> None:
+    text = "dark cinematic tension for a chase scene"
+    again = brain(IntentRequest(text, seed=7))
+    first = varied["results"][text]
+    assert again.raw == first.raw
+    assert again.intent == first.intent and again.tokens == first.tokens
+
+
 def test_the_model_is_loaded_once_across_calls_and_shared_with_completions(
         brain: BrainPipeline, varied: dict[str, Any], model_path: str) -> None:
     assert varied["loads"] == 0  # twenty calls, no reload
@@ -239,21 +284,14 @@ def test_the_model_is_loaded_once_across_calls_and_shared_with_completions(
     assert out.tier == "llama" and 0 < out.tokens <= 8 and out.text.strip()
 
 
-def test_same_seed_gives_the_same_intent(brain: BrainPipeline, varied: dict[str, Any]) -> None:
-    text = "dark cinematic tension for a chase scene"
-    again = brain(IntentRequest(text, seed=7))
-    first = varied["results"][text]
-    assert again.raw == first.raw
-    assert again.intent == first.intent and again.tokens == first.tokens
-
-
 class _FakeOpenAI(BaseHTTPRequestHandler):
     """A stand-in for a remote llama-server: records the request, answers a fixed chat body."""
 
     requests: list[dict[str, Any]] = []
     status = 200
     content = json.dumps({"genre": "pop", "mood": "happy", "tempo_bpm": 100, "key": "G",
-                          "mode": "major", "time_signature": "4/4", "bars": 16})
+                          "image_prompt": "a beach at noon",
+                          "sections": [{"name": "verse", "bars": 8}, {"name": "chorus", "bars": 8}]})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -282,23 +320,27 @@ def endpoint_url() -> Iterator[str]:
     server.server_close()
 
 
-def test_endpoint_sends_the_schema_and_its_answer_is_pinned_and_repaired(endpoint_url: str) -> None:
+def test_endpoint_sends_the_schema_and_its_answer_is_merged_like_the_models(endpoint_url: str) -> None:
     pipe = BrainPipeline()
     pipe.load({"endpoint_url": endpoint_url, "endpoint_model": "gemma"})
-    result = pipe(IntentRequest("sunny tune at 128 bpm in 3/4", seed=3))
+    text = "music for a beach party at 128 bpm in 3/4"
+    result = pipe(IntentRequest(text, seed=3))
     sent = _FakeOpenAI.requests[0]
     assert sent["path"] == "/v1/chat/completions"
     assert sent["body"]["model"] == "gemma" and sent["body"]["seed"] == 3
     assert sent["body"]["temperature"] == 0.0
     schema = sent["body"]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["tempo_bpm"] == {"const": 128}
-    assert sent["body"]["messages"][-1] == {"role": "user", "content": "sunny tune at 128 bpm in 3/4"}
+    assert sent["body"]["messages"][-1] == {"role": "user", "content": text}
     assert result.tier == "endpoint" and result.tokens == 42
     assert result.warnings[0] == "llm.model_path not set; used endpoint"
-    # The server ignored the schema: its tempo loses to the stated one, missing fields come from rules.
-    assert (result.intent.genre, result.intent.key, result.intent.bars) == ("pop", "G", 16)
+    # No genre or mood word: the endpoint's choice stands. Its tempo loses to the stated one, its
+    # key to the convention for pop; its sections are stretched over the 32 bars.
+    assert (result.intent.genre, result.intent.mood, result.intent.image_prompt) == (
+        "pop", "happy", "a beach at noon")
     assert result.intent.tempo_bpm == 128.0 and result.intent.time_signature == "3/4"
-    assert sum(s.bars for s in result.intent.sections) == 16
+    assert result.intent.key == rules_defaults("pop")["key"]
+    assert [(s.name, s.bars) for s in result.intent.sections] == [("verse", 16), ("chorus", 16)]
 
 
 def test_endpoint_errors_fall_back_to_rules_with_the_reason(endpoint_url: str, tmp_path: Path) -> None:

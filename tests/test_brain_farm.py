@@ -24,7 +24,7 @@ def gguf() -> str:
 @pytest.fixture
 def llm_env(farm_env: dict[str, str], gguf: str) -> dict[str, str]:
     farm_env.update({"FARM_LLM__MODEL_PATH": gguf, "FARM_LLM__N_CTX": "3072",
-                     "FARM_LLM__N_THREADS": "2"})
+                     "FARM_LLM__N_THREADS": "1"})
     return farm_env
 
 

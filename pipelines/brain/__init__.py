@@ -14,6 +14,7 @@ from pipelines.brain.errors import (
 )
 from pipelines.brain.llama import LlamaBackend
 from pipelines.brain.pipeline import (
+    DEFAULT_CONFIG,
     BrainPipeline,
     CompletionPipeline,
     CompletionRequest,
@@ -25,7 +26,7 @@ from pipelines.brain.rules import read_facts, read_hints
 from pipelines.brain.schema import MusicIntent, clamp_intent, intent_json_schema
 
 __all__ = [
-    "BadBrainConfig", "BadIntentRequest", "BadModelAnswer", "BrainError", "BrainPipeline",
+    "DEFAULT_CONFIG", "BadBrainConfig", "BadIntentRequest", "BadModelAnswer", "BrainError", "BrainPipeline",
     "CompletionPipeline", "CompletionRequest", "CompletionResult", "EndpointBackend",
     "EndpointBadResponse", "EndpointUnreachable", "IntentRequest", "IntentResult", "LlamaBackend",
     "ModelNotFound", "ModelUnusable", "MusicIntent", "clamp_intent", "intent_json_schema",

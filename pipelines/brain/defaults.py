@@ -84,9 +84,8 @@ def shaped_curve(sections: list[dict[str, Any]], energy: float, shape: str | Non
 
 def energy_shape(text: str) -> str | None:
     """rise, fall, peak or flat from words about how the piece moves."""
-    lowered = normalize_text(text)
-    found = [(lowered.find(word), shape) for word, shape in CURVE_WORDS.items() if word in lowered]
-    return min(found)[1] if found else None
+    found = find_phrases(normalize_text(text), CURVE_WORDS)
+    return CURVE_WORDS[found[0][1]] if found else None
 
 
 def default_tempo(text: str, genre: str, mood: str | None) -> float:

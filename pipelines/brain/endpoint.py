@@ -13,7 +13,7 @@ import urllib.request
 from typing import Any
 
 from pipelines.brain.backend import Generation
-from pipelines.brain.errors import EndpointBadResponse, EndpointUnreachable
+from pipelines.brain.errors import BadBrainConfig, EndpointBadResponse, EndpointUnreachable
 from pipelines.brain.prompt import chat_messages
 
 
@@ -30,7 +30,7 @@ class EndpointBackend:
 
     def __init__(self, base_url: str, model: str = "", timeout_s: float = 60.0) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise EndpointUnreachable(f"llm.endpoint_url {base_url!r} must start with http:// or https://")
+            raise BadBrainConfig(f"llm.endpoint_url {base_url!r} must start with http:// or https://")
         self.url = chat_url(base_url)
         self.model = model
         self.timeout_s = timeout_s

@@ -18,6 +18,7 @@ from pipelines.brain.greedy import greedy_with_grammar
 from pipelines.brain.prompt import chat_messages, completion_prompt
 
 GGUF_MAGIC = b"GGUF"
+MIN_ANSWER_TOKENS = 200  # a whole intent takes about 150 tokens with the Gemma tokenizer
 
 
 def check_model_file(path: str | os.PathLike[str]) -> Path:
@@ -136,9 +137,10 @@ class LlamaBackend:
         llm = self._require()
         started = time.perf_counter()
         prompt = self.intent_prompt(text)
-        if len(prompt) + max_tokens > llm.n_ctx():
-            raise BadModelAnswer(f"prompt of {len(prompt)} tokens plus max_tokens {max_tokens} "
-                                 f"exceeds llm.n_ctx {llm.n_ctx()}")
-        tokens = greedy_with_grammar(llm, prompt, self._grammar(schema), max_tokens)
+        room = llm.n_ctx() - len(prompt)
+        if room < MIN_ANSWER_TOKENS:
+            raise BadModelAnswer(f"the prompt takes {len(prompt)} of llm.n_ctx {llm.n_ctx()} tokens, "
+                                 f"leaving under {MIN_ANSWER_TOKENS} for the answer")
+        tokens = greedy_with_grammar(llm, prompt, self._grammar(schema), min(max_tokens, room))
         text_out = bytes(llm.detokenize(tokens)).decode("utf-8", errors="replace")
         return Generation(text_out, len(tokens), time.perf_counter() - started, len(prompt))

@@ -17,14 +17,15 @@ from pipelines.brain.defaults import rules_defaults
 from pipelines.brain.endpoint import EndpointBackend
 from pipelines.brain.errors import BadBrainConfig, BadIntentRequest, BadModelAnswer, BrainError
 from pipelines.brain.llama import LlamaBackend
-from pipelines.brain.rules import read_facts
+from pipelines.brain.merge import merge_answer
+from pipelines.brain.rules import read_facts, read_hints
 from pipelines.brain.schema import MusicIntent, intent_json_schema, repair_fields
 
 BRAIN_MODES = ("hybrid", "rules", "model")
 DEFAULT_CONFIG: dict[str, Any] = {
     "model_path": None, "n_ctx": 3072, "n_threads": None, "n_gpu_layers": 0, "seed": 0,
     "endpoint_url": None, "endpoint_model": "", "endpoint_timeout_s": 60.0, "mode": "hybrid",
-    "max_tokens": 384,
+    "max_tokens": 512,
 }
 MAX_TEXT = 2000
 
@@ -74,6 +75,9 @@ def read_config(config: dict[str, Any] | None) -> dict[str, Any]:
     for name, low in (("n_ctx", 512), ("max_tokens", 1), ("n_gpu_layers", -1)):
         if not isinstance(merged[name], int) or merged[name] < low:
             raise BadBrainConfig(f"llm.{name} {merged[name]!r} must be an integer >= {low}")
+    url = merged["endpoint_url"]
+    if url is not None and not str(url).startswith(("http://", "https://")):
+        raise BadBrainConfig(f"llm.endpoint_url {url!r} must start with http:// or https://")
     if merged["max_tokens"] >= merged["n_ctx"]:
         raise BadBrainConfig(f"llm.max_tokens {merged['max_tokens']} must be below llm.n_ctx")
     return merged
@@ -154,35 +158,36 @@ class BrainPipeline:
         check_intent_request(req)
         started = time.perf_counter()
         facts = read_facts(req.text)
-        fallback = rules_defaults(req.text)
         notes = list(self.skipped)
         result = None
         for backend in self.backends if self.config["mode"] != "rules" else []:
             try:
-                result = self._ask(backend, req, facts, fallback)
+                result = self._ask(backend, req, facts)
                 break
             except BrainError as error:
                 if self.config["mode"] == "model":
                     raise
                 notes.append(str(error))
         if result is None:
-            intent = MusicIntent.model_validate(fallback)
+            intent = MusicIntent.model_validate(rules_defaults(req.text))
             result = IntentResult(intent, "rules", facts, [f"{note}; rules only" for note in notes])
         else:
             result.warnings[:0] = [f"{note}; used {result.tier}" for note in notes]
         result.seconds = time.perf_counter() - started
         return result
 
-    def _ask(self, backend: Backend, req: IntentRequest, facts: dict[str, Any],
-             fallback: dict[str, Any]) -> IntentResult:
-        """One backend's intent. Hybrid pins stated facts in the grammar and over the answer;
-        model mode takes the answer alone, repaired from text-blind defaults."""
+    def _ask(self, backend: Backend, req: IntentRequest, facts: dict[str, Any]) -> IntentResult:
+        """One backend's intent. Hybrid pins what the words settle, in the grammar and over the
+        answer (see merge.py); model mode takes the answer alone, repaired from text-blind defaults."""
         hybrid = self.config["mode"] == "hybrid"
-        pinned = facts if hybrid else {}
-        generation = backend.intent_json(req.text, intent_json_schema(pinned),
+        words = {**read_hints(req.text), **facts} if hybrid else {}
+        generation = backend.intent_json(req.text, intent_json_schema(words),
                                          self.config["max_tokens"], req.seed)
         raw = parse_answer(generation, backend.tier, self.config["max_tokens"])
-        fields, fell_back = repair_fields({**raw, **pinned}, fallback if hybrid else rules_defaults(""))
+        if hybrid:
+            fields, fell_back = merge_answer(req.text, raw, words)
+        else:
+            fields, fell_back = repair_fields(raw, rules_defaults(""))
         warnings = [f"{backend.tier} gave an unusable {name}; rules default used" for name in fell_back]
         return IntentResult(MusicIntent.model_validate(fields), backend.tier, facts, warnings,
                             generation.tokens, generation.seconds, raw)

@@ -199,7 +199,10 @@ def _roles(value: Any) -> list[str] | None:
 
 
 def _trimmed(limit: int) -> Callable[[Any], str | None]:
-    return lambda value: " ".join(value.split())[:limit] or None if isinstance(value, str) else None
+    def trim(value: Any) -> str | None:
+        text = " ".join(value.split())[:limit] if isinstance(value, str) else ""
+        return text or None  # an empty text falls back like a missing one
+    return trim
 
 
 def _rule_breaking(value: Any) -> list[str] | None:
@@ -225,6 +228,11 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
     **{name: _trimmed(limit) for name, limit in TEXT_LIMITS.items()},
     "rule_breaking": _rule_breaking,
 }
+
+
+def repair_value(name: str, value: Any) -> Any:
+    """One scalar or list field clamped or normalized ("Trip-Hop" -> "triphop"), else None."""
+    return None if value is None else _SCALARS[name](value)
 
 
 def fit_sections(value: Any, bars: int) -> list[dict[str, Any]] | None:
