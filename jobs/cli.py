@@ -130,6 +130,7 @@ def submit(
             raise BadJobSpec("give either KIND or -f FILE, not both")
         spec, _ = read_spec_file(file)
         data = spec.model_dump(exclude_none=True)
+        data["params"] = {k: spec.params[k] for k in spec.given}  # defaults stay defaults
     elif kind is None:
         raise BadJobSpec("give a job KIND (e.g. `farm submit midi`) or -f FILE")
     else:

@@ -73,15 +73,24 @@ def test_model_is_loaded_once_per_worker_process_across_five_jobs(llm_env, start
     assert text.read_text().strip()
 
 
-def test_intent_without_a_model_uses_rules_and_says_so(farm_env, start_worker) -> None:
-    start_worker(tags="llm")
-    job = farm_json(farm_env, "submit", "intent", "--param", "text=dark house at 124 bpm")["job_id"]
+def test_intent_without_a_model_uses_rules_and_says_so(farm_env, start_worker, tmp_path) -> None:
+    start_worker(tags="llm,midi")
+    job = farm_json(farm_env, "submit", "intent", "--param",
+                    "text=dark house at 124 bpm in A minor")["job_id"]
     doc = farm_json(farm_env, "wait", job, "--timeout", "60")
     intent = json.loads(Path(_artifact(doc, "intent.json")["path"]).read_text())
     assert intent["tier"] == "rules"
     assert intent["midi_params"]["tempo_bpm"] == 124 and intent["midi_params"]["genre"] == "house"
     assert any("llm.model_path not set" in w for w in intent["warnings"])
     assert any("llm.model_path not set" in n for n in _notes(farm_env, job))
+    # A MIDI job after it takes the intent's music; the params its submitter named still win.
+    spec = tmp_path / "after.yaml"
+    spec.write_text(f"kind: midi\nseed: 1\nparams: {{bars: 2}}\ndepends_on: [{job}]\n")
+    midi = farm_json(farm_env, "submit", "-f", str(spec))["job_id"]
+    music_doc = farm_json(farm_env, "wait", midi, "--timeout", "60")
+    music = json.loads(Path(_artifact(music_doc, "music.music.json")["path"]).read_text())
+    assert (music["genre"], music["key"], music["mode"], music["bars"]) == ("house", "A", "minor", 2)
+    assert music["tempo_map"][0]["us_per_beat"] == round(60_000_000 / 124)
 
 
 def test_broken_model_file_intent_falls_back_and_llm_job_fails_clearly(
