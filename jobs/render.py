@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec, WaitTimedOut
+from jobs.errors import BadJobSpec
 from jobs.kinds import KINDS
-from jobs.queries import job_status
+from jobs.queries import wait_for_job
 from jobs.spec import parse_spec
 from jobs.submit import submit_job
 
@@ -77,22 +77,13 @@ def submit_render(settings: FarmSettings, plan: RenderPlan, seed: int | None, pr
     return {"jobs": ids, "seed": seed, "skipped": plan.skipped}
 
 
-def wait_render(settings: FarmSettings, ids: dict[str, str], timeout_s: float,
-                poll_s: float = 0.3) -> dict[str, dict[str, Any]]:
-    """Wait until every job of the graph ended; their status documents by node name."""
+def wait_render(settings: FarmSettings, ids: dict[str, str], timeout_s: float
+                ) -> dict[str, dict[str, Any]]:
+    """Wait until every job of the graph ended, all within one deadline; their status
+    documents by node name."""
     deadline = time.monotonic() + timeout_s
-    docs = {name: job_status(settings, job_id, explain=False) for name, job_id in ids.items()}
-    while not all(_ended(d) for d in docs.values()):
-        if time.monotonic() >= deadline:
-            late = [f"{n} ({d['state']})" for n, d in docs.items() if not _ended(d)]
-            raise WaitTimedOut(f"render not finished after {timeout_s:g} s: {', '.join(late)}")
-        time.sleep(poll_s)
-        docs = {name: job_status(settings, job_id, explain=False) for name, job_id in ids.items()}
-    return docs
-
-
-def _ended(doc: dict[str, Any]) -> bool:
-    return doc["state"] in ("SUCCEEDED", "FAILED", "CANCELLED")
+    return {name: wait_for_job(settings, job_id, max(0.0, deadline - time.monotonic()))
+            for name, job_id in ids.items()}
 
 
 def render_text(result: dict[str, Any], docs: dict[str, dict[str, Any]] | None) -> str:

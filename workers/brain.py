@@ -8,7 +8,6 @@ the lease passes to another model and after the same idle time.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from functools import cache
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from jobs.config import FarmSettings
-from workers.runner import JobInputError, JobOutput, JobRun, KindRunner
+from jobs.kinds import model_of
+from workers.runner import JobInputError, JobOutput, JobRun, KindRunner, json_bytes
 
 _lock = threading.RLock()  # one job at a time touches the process's model
 _backend: Any = None  # pipelines.brain.LlamaBackend, made after the fork
@@ -44,57 +44,36 @@ def model_sha256(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def _loaded_backend(run: JobRun, config: dict[str, Any]) -> Any:
-    """The process's backend with the configured model loaded (or its load error recorded)."""
+def _process_backend(run: JobRun, config: dict[str, Any]) -> Any:
+    """The process's LlamaBackend, loaded or not: the pipeline's own load() loads it, once.
+
+    With GPU offload it is kept by the Residency, which closes it when the lease passes on;
+    on the CPU it is a process global that a keeper thread closes after `idle_unload_s`.
+    """
     global _backend
-    from pipelines.brain import BrainError, LlamaBackend
+    from pipelines.brain import LlamaBackend
 
-    if run.residency is not None:  # GPU offload: the model only lives under the lease
-        def load() -> Any:
-            backend = LlamaBackend()
-            _load_and_note(run, backend, config)
-            return backend
-
-        name = Path(config["model_path"]).name
-        try:
-            return run.residency.model_for(name, load, lambda backend: backend.close())
-        except BrainError as error:
-            run.note(f"model not loaded: {error}")
-            return LlamaBackend()
+    if run.residency is not None:
+        return run.residency.model_for(Path(config["model_path"]).name, LlamaBackend,
+                                       lambda backend: backend.close())
     if _backend is None:
         _backend = LlamaBackend()
-    try:
-        _load_and_note(run, _backend, config)
-    except BrainError as error:
-        run.note(f"model not loaded: {error}")
     _ensure_keeper(run.ctx.settings.idle_unload_s)
     return _backend
 
 
-def _load_and_note(run: JobRun, backend: Any, config: dict[str, Any]) -> None:
-    if config["model_path"] is None:
-        return
-    loads_before = type(backend).loads
-    started = time.perf_counter()
-    backend.load(config["model_path"], config["n_ctx"], config["n_threads"],
-                 config["n_gpu_layers"], config["seed"])
-    if type(backend).loads == loads_before:
-        return  # already resident
-    seconds = time.perf_counter() - started
-    path = Path(config["model_path"])
+def _model_file_sha256(model_path: str) -> str:
+    path = Path(model_path).resolve()
     stat = path.stat()
-    sha = model_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    run.ctx.catalog.record_model(path.name, str(path.resolve()), sha, None, seconds)
-    run.note(f"loaded model {path.name} in {seconds:.2f} s (load {type(backend).loads} "
-             f"in this process)")
+    return model_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def _model_source(config: dict[str, Any]) -> list[tuple[str, str]]:
-    if config["model_path"] is None or not Path(config["model_path"]).is_file():
-        return []
+def _note_load(run: JobRun, config: dict[str, Any], seconds: float, loads: int) -> None:
+    """Record a real load: the model registry (load time) and a line in the job's history."""
     path = Path(config["model_path"])
-    stat = path.stat()
-    return [(model_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns), "model")]
+    run.ctx.catalog.record_model(path.name, str(path.resolve()),
+                                 _model_file_sha256(config["model_path"]), None, seconds)
+    run.note(f"loaded model {path.name} in {seconds:.2f} s (load {loads} in this process)")
 
 
 def _ensure_keeper(idle_unload_s: float) -> None:
@@ -118,12 +97,15 @@ def _ensure_keeper(idle_unload_s: float) -> None:
 
 def _run_pipeline(run: JobRun, config: dict[str, Any], pipeline_class: Any, request: Any) -> Any:
     """One request through a brain pipeline on the process's resident model."""
-    from pipelines.brain import BrainError
+    from pipelines.brain import BrainError, LlamaBackend
 
     with _lock:
-        pipeline = pipeline_class(backend=_loaded_backend(run, config))
+        pipeline = pipeline_class(backend=_process_backend(run, config))
+        loads_before, started = LlamaBackend.loads, time.perf_counter()
         try:
-            pipeline.load(config)
+            pipeline.load(config)  # a no-op while the same model is resident
+            if LlamaBackend.loads > loads_before:
+                _note_load(run, config, time.perf_counter() - started, LlamaBackend.loads)
             return pipeline(request)
         except BrainError as error:
             raise JobInputError(str(error)) from error
@@ -141,14 +123,14 @@ def render_intent(run: JobRun) -> list[JobOutput]:
         run.note(f"brain: {warning}")
     run.note(f"intent by {result.tier}: {result.tokens} tokens in {result.seconds:.2f} s")
     if result.tier == "llama":
-        run.sources.extend(_model_source(config))
+        run.sources.append((_model_file_sha256(config["model_path"]), "model"))
     doc = {
         "text": run.params["text"], "seed": run.job.seed, "tier": result.tier,
         "intent": result.intent.model_dump(mode="json"),
         "midi_params": result.intent.midi_params(), "facts": result.facts,
         "warnings": result.warnings,
     }
-    return [JobOutput("intent.json", _json_bytes(doc), "application/json")]
+    return [JobOutput("intent.json", json_bytes(doc), "application/json")]
 
 
 def render_completion(run: JobRun) -> list[JobOutput]:
@@ -161,17 +143,13 @@ def render_completion(run: JobRun) -> list[JobOutput]:
     run.note(f"completion by {result.tier}: {result.tokens} tokens in {result.seconds:.2f} s "
              f"({rate:.1f} tokens/s)")
     if result.tier == "llama":
-        run.sources.extend(_model_source(config))
+        run.sources.append((_model_file_sha256(config["model_path"]), "model"))
     return [JobOutput("completion.txt", result.text.encode(), "text/plain")]
 
 
 def _mark_used() -> None:
     global _last_used
     _last_used = time.monotonic()
-
-
-def _json_bytes(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, sort_keys=True, indent=1) + "\n").encode()
 
 
 def _vram_estimate_mb(settings: FarmSettings) -> int:
@@ -181,17 +159,13 @@ def _vram_estimate_mb(settings: FarmSettings) -> int:
     return int(size_mb + settings.llm.n_ctx // 4 + 256)
 
 
-def _model_name(settings: FarmSettings) -> str | None:
-    return settings.llm.model_path.name if settings.llm.model_path else None
-
-
 def _runner(run: Any) -> KindRunner:
     from workers.context import process_context
 
     def settings() -> FarmSettings:
         return process_context().settings
 
-    return KindRunner(run=run, model_of=lambda params: _model_name(settings()),
+    return KindRunner(run=run, model_of=lambda params: model_of("llm", params, settings()),
                       vram_mb_of=lambda params: _vram_estimate_mb(settings()))
 
 

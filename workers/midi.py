@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.runner import JobInputError, JobOutput, JobRun, KindRunner
+from workers.runner import JobInputError, JobOutput, JobRun, KindRunner, json_bytes
 
 _pipeline: Any = None
 
@@ -38,12 +38,12 @@ def render_midi(run: JobRun) -> list[JobOutput]:
     except BadMusicParams as exc:
         raise JobInputError(str(exc)) from exc
     outputs = [JobOutput("music.mid", result.midi, "audio/midi"),
-               JobOutput("music.music.json", _canonical_json(result.music), "application/json")]
+               JobOutput("music.music.json", json_bytes(result.music), "application/json")]
     report = dict(result.report)
     if preview := _preview(run, result.midi):
         outputs.append(preview[0])
         report["preview"] = preview[1]
-    return [*outputs, JobOutput("report.json", _canonical_json(report), "application/json")]
+    return [*outputs, JobOutput("report.json", json_bytes(report), "application/json")]
 
 
 def _preview(run: JobRun, midi: bytes) -> tuple[JobOutput, dict[str, Any]] | None:
@@ -74,10 +74,6 @@ def _intent_input(run: JobRun) -> tuple[str, dict[str, Any]] | None:
                 doc = json.loads(run.ctx.store.read_bytes(artifact.sha256))
                 return artifact.id, dict(doc["midi_params"])
     return None
-
-
-def _canonical_json(data: dict) -> bytes:
-    return (json.dumps(data, sort_keys=True, indent=1) + "\n").encode()
 
 
 MIDI = KindRunner(run=render_midi)

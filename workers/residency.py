@@ -106,31 +106,29 @@ class Residency:
             self._hold_until = 0.0
             if self.lease is None:
                 self._unload()
-            elif self._others_waiting() and not (self._young_line() and self.model is not None
-                                                  and more_for_model()):
+                return
+            others = self._other_waiters()
+            if others and not (self.model is not None and self._young(others) and more_for_model()):
                 self._give_up()
-            elif self._others_waiting():
+                return
+            if others:
                 self._hold_until = self._idle_since + _HOLD_FOR_NEXT_S
-                self._renew_idle()
-            else:
-                self._renew_idle()
+            try:
+                self.api.renew(self.lease, idle=True)
+            except LeaseLost:
+                self._drop_lost()
 
-    def _renew_idle(self) -> None:
-        assert self.lease is not None
-        try:
-            self.api.renew(self.lease, idle=True)
-        except LeaseLost:
-            self._drop_lost()
-
-    def _young_line(self) -> bool:
-        """Whether every other waiter has waited less than the aging window, so that this
+    def _young(self, waiters: list[dict[str, Any]]) -> bool:
+        """Whether every one of them has waited less than the aging window, so that this
         process's next job of its resident model may still go first."""
         now_ms = time.time() * 1000
-        return all(now_ms - float(w.get("since_ms", 0)) < self.api.window_ms
-                   for w in self.api.waiters() if w.get("worker") != self.worker)
+        return all(now_ms - float(w.get("since_ms", 0)) < self.api.window_ms for w in waiters)
+
+    def _other_waiters(self) -> list[dict[str, Any]]:
+        return [w for w in self.api.waiters() if w.get("worker") != self.worker]
 
     def _others_waiting(self) -> bool:
-        return any(w.get("worker") != self.worker for w in self.api.waiters())
+        return bool(self._other_waiters())
 
     def _give_up(self) -> None:
         self._unload()

@@ -36,6 +36,11 @@ class JobOutput:
     media_type: str
 
 
+def json_bytes(data: dict) -> bytes:
+    """A JSON output as stored: sorted keys, so the same content gives the same blob."""
+    return (json.dumps(data, sort_keys=True, indent=1) + "\n").encode()
+
+
 class JobInputError(Exception):
     """The job's own inputs are wrong: it fails with this message and is not retried."""
 
