@@ -14,12 +14,19 @@ import redis
 from jobs.config import FarmSettings
 from jobs.errors import BrokerUnreachable
 
+_clients: dict[tuple[int, str], redis.Redis] = {}
+
 
 def redis_client(settings: FarmSettings) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.redis_client_url, socket_connect_timeout=3, socket_timeout=10,
-        health_check_interval=30,
-    )
+    """This process's client for the configured Redis (one pool per process and URL; it
+    reconnects by itself after the server comes back)."""
+    key = (os.getpid(), settings.redis_client_url)
+    if key not in _clients:
+        _clients[key] = redis.Redis.from_url(
+            settings.redis_client_url, socket_connect_timeout=3, socket_timeout=10,
+            health_check_interval=30,
+        )
+    return _clients[key]
 
 
 def check_redis(settings: FarmSettings) -> redis.Redis:

@@ -10,10 +10,14 @@ from jobs.errors import FarmHomeUnwritable
 from storage.catalog import Catalog
 from storage.store import BlobStore
 
+_writable: set[tuple[int, Path]] = set()
+
 
 def ensure_home(settings: FarmSettings) -> Path:
-    """Create FARM_HOME and check that it is writable."""
+    """Create FARM_HOME and check that it is writable (once per process)."""
     home = settings.home_dir
+    if (os.getpid(), home) in _writable:
+        return home
     try:
         home.mkdir(parents=True, exist_ok=True)
         probe = home / f".write-probe-{os.getpid()}"
@@ -24,6 +28,7 @@ def ensure_home(settings: FarmSettings) -> Path:
             f"FARM_HOME {home} is not writable ({exc.strerror or exc}); "
             "set FARM_HOME to a folder you own"
         ) from exc
+    _writable.add((os.getpid(), home))
     return home
 
 

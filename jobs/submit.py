@@ -34,7 +34,9 @@ def submit_job(settings: FarmSettings, spec: JobSpec) -> tuple[JobRecord, bool]:
         idempotency_key=spec.idempotency_key,
     )
     job, created = catalog.add_job(job, deps)
-    if created:
+    if created and not deps:
+        send_job(job)  # catalogued as dispatched already: the outbox owes this message
+    elif created:
         dispatch_if_ready(catalog, job)
     return job, created
 

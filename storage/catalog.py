@@ -1,18 +1,23 @@
-"""The catalog: the source of truth for jobs, artifacts and lineage (SQLite or PostgreSQL)."""
+"""The catalog: the source of truth for jobs, artifacts and lineage (SQLite or PostgreSQL).
+
+Statements are SQLAlchemy Core on the tables the models declare: a job's life is a handful of
+small conditional writes, and the ORM's unit of work would cost more than the database does.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import event, func, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlalchemy import Row, Select, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlmodel import SQLModel
 
+from storage.engine import create_tables, describe_url, first_line, make_engine
 from storage.errors import CatalogUnavailable, UnknownJob
 from storage.models import (
     ArtifactRecord,
@@ -26,51 +31,63 @@ from storage.models import (
     utcnow,
 )
 
-T = TypeVar("T")
+M = TypeVar("M", bound=SQLModel)
 
 
-def _make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        db_path = url.split("///", 1)[-1]
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
-def _create_tables(engine: Engine, tries: int = 5) -> None:
-    """Create missing tables. Two processes opening a new catalog at once race between
-    "does it exist" and "create"; the loser sees "already exists" and simply looks again."""
-    for attempt in range(tries):
-        try:
-            SQLModel.metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError) as exc:
-            if "already exists" not in str(exc) and "duplicate" not in str(exc).lower() \
-                    or attempt == tries - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+JOBS, DEPS, EVENTS = _table(JobRecord), _table(JobDependency), _table(JobEvent)
+ARTIFACTS, LINEAGE = _table(ArtifactRecord), _table(LineageEdge)
+FENCES, MODELS = _table(DeviceFence), _table(ModelRecord)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _record(model: type[M], row: Row[Any]) -> M:
+    """A row as a record, made the way the ORM loads one: a stored row needs no validation,
+    and validating costs more than the query."""
+    record = manager_of_class(model).new_instance()  # mappers are configured by Catalog()
+    record.__dict__.update(row._mapping)
+    return cast(M, record)
 
 
-def _describe(url: str) -> str:
-    """The URL without its password, for error messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url
+# The statements of a job's hot path, built once: building one costs more than running it.
+_GET_JOB = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
+_INSERT_JOB, _INSERT_EVENT = insert(JOBS), insert(EVENTS)
+_INSERT_ARTIFACT, _INSERT_EDGE = insert(ARTIFACTS), insert(LINEAGE)
+_CLAIM = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("job_id"), JOBS.c.state == bindparam("from_state"),
+           JOBS.c.attempts == bindparam("from_attempt"))
+    .values(state=bindparam("to_state"), attempts=JOBS.c.attempts + 1,
+            worker=bindparam("worker"), worker_pid=bindparam("pid"),
+            started_at=bindparam("now"), finished_at=None, progress=0.0,
+            reason=bindparam("reason"), error=None)
+)
+_SUCCEED = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("job_id"), JOBS.c.state == JobState.RUNNING,
+           JOBS.c.attempts == bindparam("attempt"))
+    .values(state=JobState.SUCCEEDED, progress=1.0, finished_at=bindparam("now"), reason=None)
+)
+_INPUT_EDGES = insert(LINEAGE).from_select(
+    ["child_id", "parent_id", "relation"],
+    select(DEPS.c.job_id, DEPS.c.depends_on, literal("input"))
+    .where(DEPS.c.job_id == bindparam("job_id")))
+_DEPENDENTS = select(JOBS).join(DEPS, DEPS.c.job_id == JOBS.c.id).where(
+    DEPS.c.depends_on == bindparam("job_id"))
+_DEPENDENCIES = select(JOBS).join(DEPS, DEPS.c.depends_on == JOBS.c.id).where(
+    DEPS.c.job_id == bindparam("job_id"))
+
+
+def _event(job_id: str, state: JobState, message: str | None, attempt: int = 0,
+           worker: str | None = None) -> dict[str, Any]:
+    return {"job_id": job_id, "state": state, "message": message, "attempt": attempt,
+            "worker": worker, "at": utcnow()}
+
+
+def _fields(record: SQLModel) -> dict[str, Any]:
+    return {c.name: getattr(record, c.name) for c in _table(type(record)).c}
 
 
 class Catalog:
@@ -79,45 +96,53 @@ class Catalog:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
-            self.engine = _make_engine(url)
-            _create_tables(self.engine)
+            configure_mappers()  # once per process; records are made through the mappers
+            self.engine = make_engine(url)
+            create_tables(self.engine)
         except (OSError, SQLAlchemyError) as exc:
             raise CatalogUnavailable(
-                f"cannot open the catalog at {_describe(url)}: {_first_line(exc)}"
+                f"cannot open the catalog at {describe_url(url)}: {first_line(exc)}"
             ) from exc
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def _connect(self) -> Iterator[Connection]:
+        """A connection; what it wrote is kept only if the caller commits."""
         try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                yield session
+            with self.engine.connect() as conn:
+                yield conn
         except OperationalError as exc:
             raise CatalogUnavailable(
-                f"catalog at {_describe(self.url)} failed: {_first_line(exc)}"
+                f"catalog at {describe_url(self.url)} failed: {first_line(exc)}"
             ) from exc
 
-    def _run(self, work: Callable[[Session], T]) -> T:
-        with self.session() as session:
-            result = work(session)
-            session.commit()
-            return result
+    def _all(self, model: type[M], query: Select[Any], **params: Any) -> list[M]:
+        with self._connect() as conn:
+            return [_record(model, row) for row in conn.execute(query, params)]
+
+    def _one(self, model: type[M], query: Select[Any], **params: Any) -> M | None:
+        with self._connect() as conn:
+            row = conn.execute(query, params).first()
+        return None if row is None else _record(model, row)
 
     # jobs -----------------------------------------------------------------
 
     def add_job(self, job: JobRecord, depends_on: Iterable[str] = ()) -> tuple[JobRecord, bool]:
-        """Insert a job (QUEUED). With an idempotency key already used, return that job instead."""
+        """Insert a job (QUEUED). A job with no inputs is dispatched as it is inserted: its
+        message is owed from then on, and the reconciler sends it if the sender dies first.
+        With an idempotency key already used, return that job instead."""
         deps = list(depends_on)
+        if not deps and job.dispatched_at is None:
+            job.dispatched_at = job.created_at
         try:
-            with self.session() as session:
-                session.add(job)
-                session.flush()
-                for dep in deps:
-                    session.add(JobDependency(job_id=job.id, depends_on=dep))
-                session.add(JobEvent(job_id=job.id, state=job.state, message="submitted"))
-                session.commit()
+            with self._connect() as conn:
+                conn.execute(_INSERT_JOB, _fields(job))
+                if deps:
+                    conn.execute(insert(DEPS), [{"job_id": job.id, "depends_on": d} for d in deps])
+                conn.execute(_INSERT_EVENT, _event(job.id, job.state, "submitted"))
+                conn.commit()
                 return job, True
         except IntegrityError:
             if job.idempotency_key is None:
@@ -128,20 +153,16 @@ class Catalog:
         return existing, False
 
     def job_by_key(self, key: str) -> JobRecord | None:
-        with self.session() as session:
-            return session.exec(select(JobRecord).where(JobRecord.idempotency_key == key)).first()
+        return self._one(JobRecord, select(JOBS).where(JOBS.c.idempotency_key == key))
 
     def get_job(self, job_id: str) -> JobRecord:
         """The job with this id, or the only one whose id starts with it."""
-        with self.session() as session:
-            job = session.get(JobRecord, job_id)
-            if job is not None:
-                return job
-            if len(job_id) < 4:
-                raise UnknownJob(f"job id '{job_id}' is too short; give at least 4 characters")
-            found = session.exec(
-                select(JobRecord).where(col(JobRecord.id).startswith(job_id)).limit(2)
-            ).all()
+        job = self._one(JobRecord, _GET_JOB, job_id=job_id)
+        if job is not None:
+            return job
+        if len(job_id) < 4:
+            raise UnknownJob(f"job id '{job_id}' is too short; give at least 4 characters")
+        found = self._all(JobRecord, select(JOBS).where(JOBS.c.id.startswith(job_id)).limit(2))
         if len(found) == 1:
             return found[0]
         if not found:
@@ -154,20 +175,17 @@ class Catalog:
         kinds: Iterable[str] = (),
         limit: int = 50,
     ) -> list[JobRecord]:
-        query = select(JobRecord)
+        query = select(JOBS)
         if states := list(states):
-            query = query.where(col(JobRecord.state).in_(states))
+            query = query.where(JOBS.c.state.in_(states))
         if kinds := list(kinds):
-            query = query.where(col(JobRecord.kind).in_(kinds))
-        query = query.order_by(col(JobRecord.created_at).desc(), col(JobRecord.id)).limit(limit)
-        with self.session() as session:
-            return list(session.exec(query).all())
+            query = query.where(JOBS.c.kind.in_(kinds))
+        return self._all(JobRecord, query.order_by(JOBS.c.created_at.desc(), JOBS.c.id)
+                         .limit(limit))
 
     def count_by_state(self) -> dict[str, int]:
-        with self.session() as session:
-            rows = session.exec(
-                select(JobRecord.state, func.count()).group_by(JobRecord.state)
-            ).all()
+        with self._connect() as conn:
+            rows = conn.execute(select(JOBS.c.state, func.count()).group_by(JOBS.c.state)).all()
         return {str(state): int(count) for state, count in rows}
 
     def transition(
@@ -180,24 +198,19 @@ class Catalog:
         **fields: Any,
     ) -> bool:
         """Move a job to `to` only if it is in one of `allowed_from` (and at `attempt`)."""
-        allowed = list(allowed_from)
-
-        def work(session: Session) -> bool:
-            stmt = update(JobRecord).where(
-                col(JobRecord.id) == job_id, col(JobRecord.state).in_(allowed)
-            )
-            if attempt is not None:
-                stmt = stmt.where(col(JobRecord.attempts) == attempt)
-            values = {"state": to, **fields}
-            if to.is_terminal:
-                values.setdefault("finished_at", utcnow())
-            moved = session.execute(stmt.values(**values)).rowcount == 1  # type: ignore[attr-defined]
-            if moved:
-                session.add(JobEvent(job_id=job_id, state=to, message=message,
-                                     attempt=attempt or 0, worker=fields.get("worker")))
-            return moved
-
-        return self._run(work)
+        stmt = update(JOBS).where(JOBS.c.id == job_id, JOBS.c.state.in_(list(allowed_from)))
+        if attempt is not None:
+            stmt = stmt.where(JOBS.c.attempts == attempt)
+        values = {"state": to, **fields}
+        if to.is_terminal:
+            values.setdefault("finished_at", utcnow())
+        with self._connect() as conn:
+            if conn.execute(stmt.values(**values)).rowcount != 1:
+                return False
+            conn.execute(_INSERT_EVENT,
+                         _event(job_id, to, message, attempt or 0, fields.get("worker")))
+            conn.commit()
+            return True
 
     def claim(self, job_id: str, worker: str, pid: int, from_state: JobState,
               from_attempt: int, to_state: JobState = JobState.RUNNING,
@@ -206,81 +219,67 @@ class Catalog:
 
         Returns the new attempt number, or None when someone else moved the job first.
         """
-
-        def work(session: Session) -> int | None:
-            stmt = (
-                update(JobRecord)
-                .where(col(JobRecord.id) == job_id, col(JobRecord.state) == from_state,
-                       col(JobRecord.attempts) == from_attempt)
-                .values(state=to_state, attempts=JobRecord.attempts + 1,
-                        worker=worker, worker_pid=pid, started_at=utcnow(),
-                        finished_at=None, progress=0.0, reason=reason, error=None)
-            )
-            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        attempts = from_attempt + 1
+        with self._connect() as conn:
+            if conn.execute(_CLAIM, {
+                "job_id": job_id, "from_state": from_state, "from_attempt": from_attempt,
+                "to_state": to_state, "worker": worker, "pid": pid, "now": utcnow(),
+                "reason": reason,
+            }).rowcount != 1:
                 return None
-            attempts = from_attempt + 1
-            session.add(JobEvent(job_id=job_id, state=to_state, attempt=attempts,
-                                 worker=worker, message=f"attempt {attempts} started"))
-            return attempts
+            conn.execute(_INSERT_EVENT,
+                         _event(job_id, to_state, f"attempt {attempts} started", attempts, worker))
+            conn.commit()
+        return attempts
 
-        return self._run(work)
+    def _set(self, job_id: str, **values: Any) -> None:
+        with self._connect() as conn:
+            conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(**values))
+            conn.commit()
 
     def mark_dispatched(self, job_id: str) -> None:
-        def work(session: Session) -> None:
-            session.execute(update(JobRecord).where(col(JobRecord.id) == job_id)
-                            .values(dispatched_at=utcnow(), reason=None))
+        self._set(job_id, dispatched_at=utcnow(), reason=None)
 
-        self._run(work)
+    def set_progress(self, job_id: str, progress: float, reason: str | None = None) -> None:
+        self._set(job_id, progress=progress, reason=reason)
 
     def next_ready(self, tag: str, kinds: Iterable[str], model: str | None = None
                    ) -> JobRecord | None:
         """The first dispatched QUEUED job of these kinds on `tag` (of `model`, if given),
         in fair order: priority, then submission."""
-        query = select(JobRecord).where(
-            col(JobRecord.state) == JobState.QUEUED, col(JobRecord.tag) == tag,
-            col(JobRecord.kind).in_(list(kinds)), col(JobRecord.dispatched_at).is_not(None),
+        query = select(JOBS).where(
+            JOBS.c.state == JobState.QUEUED, JOBS.c.tag == tag, JOBS.c.kind.in_(list(kinds)),
+            JOBS.c.dispatched_at.is_not(None),
         )
         if model is not None:
-            query = query.where(col(JobRecord.model) == model)
-        query = query.order_by(col(JobRecord.priority).desc(), col(JobRecord.created_at)).limit(1)
-        with self.session() as session:
-            return session.exec(query).first()
+            query = query.where(JOBS.c.model == model)
+        return self._one(JobRecord, query.order_by(JOBS.c.priority.desc(), JOBS.c.created_at)
+                         .limit(1))
 
-    def set_progress(self, job_id: str, progress: float, reason: str | None = None) -> None:
-        def work(session: Session) -> None:
-            session.execute(update(JobRecord).where(col(JobRecord.id) == job_id)
-                            .values(progress=progress, reason=reason))
-
-        self._run(work)
+    # GPU fencing ------------------------------------------------------------
 
     def raise_fence(self, device: str, token: int) -> None:
         """Record that `token` now holds `device`: commits fenced by older tokens fail from now."""
-
-        def work(session: Session) -> None:
-            moved = session.execute(
-                update(DeviceFence).where(col(DeviceFence.device) == device,
-                                          col(DeviceFence.token) < token).values(token=token)
-            ).rowcount  # type: ignore[attr-defined]
-            if not moved and session.get(DeviceFence, device) is None:
-                session.add(DeviceFence(device=device, token=token))
-
-        try:
-            self._run(work)
-        except IntegrityError:  # another holder inserted the row first; raise over it
-            self._run(work)
+        for tries_left in (1, 0):
+            try:
+                with self._connect() as conn:
+                    moved = conn.execute(update(FENCES).where(
+                        FENCES.c.device == device, FENCES.c.token < token).values(token=token)
+                    ).rowcount
+                    if not moved and conn.execute(select(FENCES.c.token).where(
+                            FENCES.c.device == device)).first() is None:
+                        conn.execute(insert(FENCES).values(device=device, token=token))
+                    conn.commit()
+                    return
+            except IntegrityError:  # another holder inserted the row first; raise over it
+                if not tries_left:
+                    raise
 
     def fence(self, device: str) -> int:
         """The newest fencing token the catalog has seen on a device (0: none yet)."""
-        with self.session() as session:
-            row = session.get(DeviceFence, device)
-            return row.token if row is not None else 0
-
-    def _fence_holds(self, session: Session, fence: tuple[str, int]) -> bool:
-        device, token = fence
-        row = session.exec(
-            select(DeviceFence).where(DeviceFence.device == device).with_for_update()
-        ).first()
-        return row is not None and row.token == token
+        with self._connect() as conn:
+            token = conn.execute(select(FENCES.c.token).where(FENCES.c.device == device)).scalar()
+        return int(token or 0)
 
     def commit_result(
         self,
@@ -291,116 +290,98 @@ class Catalog:
         fence: tuple[str, int] | None = None,
     ) -> bool:
         """Mark SUCCEEDED and record artifacts in one transaction, only for the live attempt
-        and, for a job on a GPU, only while its fencing token is the device's newest."""
+        and, for a job on a GPU, only while its fencing token is the device's newest.
 
-        def work(session: Session) -> bool:
+        The job's inputs (its dependencies) enter the lineage here too, as `input` edges."""
+        with self._connect() as conn:
             # Write first: on SQLite the write lock is then held before the fence is read.
-            stmt = (
-                update(JobRecord)
-                .where(col(JobRecord.id) == job_id, col(JobRecord.state) == JobState.RUNNING,
-                       col(JobRecord.attempts) == attempt)
-                .values(state=JobState.SUCCEEDED, progress=1.0, finished_at=utcnow(), reason=None)
-            )
-            moved = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
-            if not moved or (fence is not None and not self._fence_holds(session, fence)):
-                session.rollback()
+            if conn.execute(_SUCCEED, {"job_id": job_id, "attempt": attempt,
+                                       "now": utcnow()}).rowcount != 1:
                 return False
-            session.add_all(artifacts)
-            session.add_all(lineage)
-            session.add(JobEvent(job_id=job_id, state=JobState.SUCCEEDED, attempt=attempt,
-                                 message=f"{len(artifacts)} artifacts"))
-            return True
+            if fence is not None and not self._fence_holds(conn, fence):
+                conn.rollback()
+                return False
+            if artifacts:
+                conn.execute(_INSERT_ARTIFACT, [_fields(a) for a in artifacts])
+            if lineage:
+                conn.execute(_INSERT_EDGE, [
+                    {"child_id": e.child_id, "parent_id": e.parent_id, "relation": e.relation}
+                    for e in lineage])
+            conn.execute(_INPUT_EDGES, {"job_id": job_id})
+            conn.execute(_INSERT_EVENT,
+                         _event(job_id, JobState.SUCCEEDED, f"{len(artifacts)} artifacts", attempt))
+            conn.commit()
+        return True
 
-        return self._run(work)
+    @staticmethod
+    def _fence_holds(conn: Connection, fence: tuple[str, int]) -> bool:
+        device, token = fence
+        held = conn.execute(select(FENCES.c.token).where(FENCES.c.device == device)
+                            .with_for_update()).scalar()
+        return held == token
 
     def note(self, job_id: str, message: str, attempt: int = 0, worker: str | None = None) -> None:
         """An event in the job's history that does not change its state (a load, a fallback)."""
-        job = self.get_job(job_id)
+        with self._connect() as conn:
+            state = conn.execute(select(JOBS.c.state).where(JOBS.c.id == job_id)).scalar()
+            if state is None:
+                raise UnknownJob(f"no job '{job_id}' in the catalog; `farm ls` lists jobs")
+            conn.execute(_INSERT_EVENT, _event(job_id, state, message, attempt, worker))
+            conn.commit()
 
-        def work(session: Session) -> None:
-            session.add(JobEvent(job_id=job_id, state=job.state, message=message, attempt=attempt,
-                                 worker=worker))
-
-        self._run(work)
+    # models -----------------------------------------------------------------
 
     def record_model(self, name: str, path: str, sha256: str, vram_mb: int | None,
                      load_s: float | None) -> None:
         """Remember a model file and what loading it cost last time (VRAM, seconds)."""
-
-        def work(session: Session) -> None:
-            row = session.get(ModelRecord, sha256) or ModelRecord(sha256=sha256, name=name, path=path)
-            row.name, row.path, row.vram_mb, row.load_s = name, path, vram_mb, load_s
-            row.updated_at = utcnow()
-            session.add(row)
-
+        values = {"name": name, "path": path, "vram_mb": vram_mb, "load_s": load_s,
+                  "updated_at": utcnow()}
         try:
-            self._run(work)
+            with self._connect() as conn:
+                if not conn.execute(update(MODELS).where(MODELS.c.sha256 == sha256)
+                                    .values(**values)).rowcount:
+                    conn.execute(insert(MODELS).values(sha256=sha256, **values))
+                conn.commit()
         except IntegrityError:  # two processes loaded the same model at once: one row is enough
             pass
 
     def models(self) -> list[ModelRecord]:
-        with self.session() as session:
-            return list(session.exec(select(ModelRecord).order_by(col(ModelRecord.name))).all())
+        return self._all(ModelRecord, select(MODELS).order_by(MODELS.c.name))
+
+    def model(self, sha256: str) -> ModelRecord | None:
+        return self._one(ModelRecord, select(MODELS).where(MODELS.c.sha256 == sha256))
 
     # reads ------------------------------------------------------------------
 
     def events(self, job_id: str) -> list[JobEvent]:
-        with self.session() as session:
-            query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id))
-            return list(session.exec(query).all())
+        return self._all(JobEvent, select(EVENTS).where(EVENTS.c.job_id == job_id)
+                         .order_by(EVENTS.c.id))
 
     def artifacts(self, job_id: str) -> list[ArtifactRecord]:
-        with self.session() as session:
-            query = (select(ArtifactRecord).where(ArtifactRecord.job_id == job_id)
-                     .order_by(col(ArtifactRecord.name)))
-            return list(session.exec(query).all())
+        return self._all(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.job_id == job_id)
+                         .order_by(ARTIFACTS.c.name))
 
     def artifact_by_sha(self, sha256: str) -> list[ArtifactRecord]:
-        with self.session() as session:
-            query = select(ArtifactRecord).where(ArtifactRecord.sha256 == sha256)
-            return list(session.exec(query).all())
-
-    def referenced_hashes(self) -> set[str]:
-        with self.session() as session:
-            return set(session.exec(select(ArtifactRecord.sha256).distinct()).all())
-
-    def dependencies(self, job_id: str) -> list[JobRecord]:
-        with self.session() as session:
-            query = select(JobRecord).join(
-                JobDependency, col(JobDependency.depends_on) == col(JobRecord.id)
-            ).where(JobDependency.job_id == job_id)
-            return list(session.exec(query).all())
-
-    def dependents(self, job_id: str) -> list[JobRecord]:
-        with self.session() as session:
-            query = select(JobRecord).join(
-                JobDependency, col(JobDependency.job_id) == col(JobRecord.id)
-            ).where(JobDependency.depends_on == job_id)
-            return list(session.exec(query).all())
+        return self._all(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.sha256 == sha256))
 
     def artifact(self, artifact_id: str) -> ArtifactRecord | None:
-        with self.session() as session:
-            return session.get(ArtifactRecord, artifact_id)
+        return self._one(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.id == artifact_id))
 
-    def model(self, sha256: str) -> ModelRecord | None:
-        with self.session() as session:
-            return session.get(ModelRecord, sha256)
+    def referenced_hashes(self) -> set[str]:
+        with self._connect() as conn:
+            return set(conn.execute(select(ARTIFACTS.c.sha256).distinct()).scalars())
+
+    def dependencies(self, job_id: str) -> list[JobRecord]:
+        return self._all(JobRecord, _DEPENDENCIES, job_id=job_id)
+
+    def dependents(self, job_id: str) -> list[JobRecord]:
+        return self._all(JobRecord, _DEPENDENTS, job_id=job_id)
 
     def parents(self, child_id: str) -> list[LineageEdge]:
         """Where a node (artifact or job) came from: the edges whose child it is."""
-        with self.session() as session:
-            query = select(LineageEdge).where(LineageEdge.child_id == child_id).order_by(
-                col(LineageEdge.id))
-            return list(session.exec(query).all())
+        return self._all(LineageEdge, select(LINEAGE).where(LINEAGE.c.child_id == child_id)
+                         .order_by(LINEAGE.c.id))
 
     def lineage_of(self, node_id: str) -> list[LineageEdge]:
-        with self.session() as session:
-            query = select(LineageEdge).where(
-                (LineageEdge.child_id == node_id) | (LineageEdge.parent_id == node_id)
-            )
-            return list(session.exec(query).all())
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        return self._all(LineageEdge, select(LINEAGE).where(
+            (LINEAGE.c.child_id == node_id) | (LINEAGE.c.parent_id == node_id)))

@@ -15,6 +15,11 @@ def link_output(outputs_root: Path, project: str, job_id: str, name: str, blob: 
     try:
         link.parent.mkdir(parents=True, exist_ok=True)
         target = os.path.relpath(blob, link.parent)
+        try:
+            link.symlink_to(target)  # a symlink appears whole or not at all
+            return link
+        except FileExistsError:  # linked before (a re-run): replace it in one step
+            pass
         tmp = link.with_name(f".{name}.link")
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(target)

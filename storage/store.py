@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.blobs = self.root / "sha256"
+        self._shards: set[Path] = set()  # shard folders known to exist: no mkdir per blob
 
     def path_for(self, sha256: str) -> Path:
         return self.blobs / sha256[:2] / sha256[2:]
@@ -45,8 +46,11 @@ class BlobStore:
     def put_bytes(self, data: bytes) -> StoredBlob:
         sha = hashlib.sha256(data).hexdigest()
         target = self.path_for(sha)
-        if target.is_file() and target.stat().st_size == len(data):
-            return StoredBlob(sha, target, len(data))
+        try:
+            if target.stat().st_size == len(data):  # the same content is stored already
+                return StoredBlob(sha, target, len(data))
+        except OSError:  # not there (or unreadable): writing it says what is wrong
+            pass
         try:
             self._write_atomically(target, data)
         except OSError as exc:
@@ -54,17 +58,22 @@ class BlobStore:
         return StoredBlob(sha, target, len(data))
 
     def _write_atomically(self, target: Path, data: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        if target.parent not in self._shards:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._shards.add(target.parent)
+        # A name no other writer uses (pid and thread). A crashed writer's leftover of the
+        # same name (a reused pid) goes first: it is read-only and would refuse the open.
+        tmp = target.with_name(f".tmp-{target.name[:16]}-{os.getpid()}-{threading.get_ident()}")
+        tmp.unlink(missing_ok=True)
         try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(tmp_name, 0o444)
-            os.replace(tmp_name, target)
+            os.replace(tmp, target)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         dir_fd = os.open(target.parent, os.O_RDONLY)
         try:

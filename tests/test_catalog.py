@@ -105,6 +105,23 @@ def test_dependencies_and_dependents(catalog: Catalog) -> None:
     assert [j.id for j in catalog.dependents(parent.id)] == [child.id]
 
 
+def test_commit_records_the_jobs_inputs_in_its_lineage(catalog: Catalog) -> None:
+    first, _ = catalog.add_job(new_job())
+    second, _ = catalog.add_job(new_job())
+    child, _ = catalog.add_job(new_job(), depends_on=[first.id, second.id])
+    attempt = catalog.claim(child.id, "w1", 1, JobState.QUEUED, 0)
+    assert attempt == 1 and catalog.commit_result(child.id, 1, [artifact(child.id, 1)], [])
+    inputs = {(e.parent_id, e.relation) for e in catalog.parents(child.id)}
+    assert inputs == {(first.id, "input"), (second.id, "input")}
+
+
+def test_a_job_without_inputs_is_dispatched_as_it_is_catalogued(catalog: Catalog) -> None:
+    parent, _ = catalog.add_job(new_job())
+    child, _ = catalog.add_job(new_job(), depends_on=[parent.id])
+    assert catalog.get_job(parent.id).dispatched_at is not None
+    assert catalog.get_job(child.id).dispatched_at is None
+
+
 def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(CatalogUnavailable, match="cannot open the catalog"):
         Catalog("postgresql://nobody@127.0.0.1:1/none")
