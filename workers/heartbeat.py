@@ -2,6 +2,10 @@
 
 The heartbeat lets a duplicate delivery tell a live run from a dead one; the cancel
 check turns a `farm cancel` into an event the running job sees within a fraction of a second.
+One thread per worker process beats for every job the process is running and sleeps while it
+runs none. A job's first beat is that thread's next look, within FIRST_BEAT_WITHIN_S of its
+claim, so a job shorter than that costs no Redis round trip at all; whoever judges a running
+job by its heartbeat gives a fresh claim that long (see `workers.runner._may_take`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass, field
 from types import TracebackType
 
 import redis
@@ -20,6 +25,91 @@ from jobs.presence import cancel_key, job_alive_key, this_host
 
 log = logging.getLogger(__name__)
 _CANCEL_POLL_S = 0.1
+FIRST_BEAT_WITHIN_S = 2.0  # the first beat is due after one poll; this allows for a busy host
+
+
+@dataclass
+class _Beat:
+    key: str
+    cancel_key: str
+    value: str
+    ttl_ms: int
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    beaten: bool = False  # its key has been set at least once
+
+
+class _Beater:
+    """The process's heartbeat thread: refreshes the keys of its running jobs every interval
+    and looks for their cancel keys ten times a second; idle, it waits without polling."""
+
+    def __init__(self, client: redis.Redis, interval_s: float) -> None:
+        self.client, self.interval_s = client, interval_s
+        self.beats: dict[str, _Beat] = {}
+        self.lock = threading.Lock()
+        self.busy = threading.Event()
+        threading.Thread(target=self._run, name="job-heartbeat", daemon=True).start()
+
+    def add(self, beat: _Beat) -> None:
+        with self.lock:
+            self.beats[beat.key] = beat
+            self.busy.set()
+
+    def remove(self, beat: _Beat) -> None:
+        """Stop beating for a job and delete its key (under the lock, so that a refresh
+        in flight cannot set the key again after the job has ended)."""
+        with self.lock:
+            self.beats.pop(beat.key, None)
+            if not self.beats:
+                self.busy.clear()
+            if not beat.beaten:
+                return
+            try:
+                self.client.delete(beat.key)
+            except redis.RedisError:
+                pass  # it expires within three beats
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while True:
+            self.busy.wait()
+            time.sleep(_CANCEL_POLL_S)
+            refresh = time.monotonic() - last >= self.interval_s
+            with self.lock:
+                beats = list(self.beats.values())
+                try:
+                    if beats:
+                        self._look(beats, refresh)
+                except redis.RedisError as exc:
+                    log.warning("heartbeat failed: %s", exc)
+                    continue
+            if refresh:
+                last = time.monotonic()
+
+    def _look(self, beats: list[_Beat], refresh: bool) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        setting = [refresh or not beat.beaten for beat in beats]
+        for beat, set_key in zip(beats, setting, strict=True):
+            pipe.exists(beat.cancel_key)
+            if set_key:
+                pipe.set(beat.key, beat.value, px=beat.ttl_ms)
+        answers = iter(pipe.execute())
+        for beat, set_key in zip(beats, setting, strict=True):
+            if next(answers):
+                beat.cancelled.set()
+            if set_key:
+                next(answers)
+                beat.beaten = True
+
+
+_beaters: dict[int, _Beater] = {}
+
+
+def _beater(client: redis.Redis, interval_s: float) -> _Beater:
+    """This process's beater; a forked child starts its own (threads do not survive a fork)."""
+    if os.getpid() not in _beaters:
+        _beaters.clear()
+        _beaters[os.getpid()] = _Beater(client, interval_s)
+    return _beaters[os.getpid()]
 
 
 class JobHeartbeat:
@@ -27,42 +117,20 @@ class JobHeartbeat:
 
     def __init__(self, settings: FarmSettings, client: redis.Redis, job_id: str,
                  worker: str) -> None:
-        self.key = job_alive_key(settings, job_id)
-        self.cancel_key = cancel_key(settings, job_id)
         self.client = client
-        self.interval = settings.heartbeat_s
-        self.value = json.dumps({"worker": worker, "host": this_host(), "pid": os.getpid(),
-                                 "since": time.time()})
-        self.cancelled = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id[:8]}",
-                                        daemon=True)
-
-    def _ttl_ms(self) -> int:
-        return int(self.interval * 3000)
-
-    def _beat(self) -> None:
-        last = time.monotonic()
-        while not self._stop.wait(_CANCEL_POLL_S):
-            try:
-                if self.client.exists(self.cancel_key):
-                    self.cancelled.set()
-                if time.monotonic() - last >= self.interval:
-                    self.client.set(self.key, self.value, px=self._ttl_ms())
-                    last = time.monotonic()
-            except redis.RedisError as exc:
-                log.warning("heartbeat for %s failed: %s", self.key, exc)
+        self.interval_s = settings.heartbeat_s
+        self.beat = _Beat(
+            key=job_alive_key(settings, job_id), cancel_key=cancel_key(settings, job_id),
+            value=json.dumps({"worker": worker, "host": this_host(), "pid": os.getpid(),
+                              "since": time.time()}),
+            ttl_ms=int(settings.heartbeat_s * 3000),
+        )
+        self.cancelled = self.beat.cancelled
 
     def __enter__(self) -> JobHeartbeat:
-        self.client.set(self.key, self.value, px=self._ttl_ms())
-        self._thread.start()
+        _beater(self.client, self.interval_s).add(self.beat)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        try:
-            self.client.delete(self.key)
-        except redis.RedisError:
-            pass
+        _beater(self.client, self.interval_s).remove(self.beat)

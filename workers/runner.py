@@ -23,7 +23,7 @@ from storage.outputs import link_output
 from workers.context import ProcessContext, process_context
 from workers.errors import JobCancelled, LeaseLost
 from workers.gpu import Lease
-from workers.heartbeat import JobHeartbeat
+from workers.heartbeat import FIRST_BEAT_WITHIN_S, JobHeartbeat
 from workers.residency import Residency
 
 log = logging.getLogger(__name__)
@@ -144,14 +144,18 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _may_take(ctx: ProcessContext, job: JobRecord) -> bool:
-    """QUEUED jobs, and active ones whose runner is gone (its heartbeat expired or its pid died)."""
+    """QUEUED jobs, and active ones whose runner is gone: its process died on this host, or
+    its heartbeat expired (or never came, well after the claim: see workers.heartbeat)."""
     if job.state.is_terminal:
         return False
     if job.state == JobState.QUEUED:
         return True
+    if (job.worker or "").endswith(f"@{this_host()}") and not _pid_alive(job.worker_pid or 0):
+        return True
     beat = job_heartbeat(ctx.settings, ctx.redis, job.id)
     if beat is None:
-        return True
+        started = job.started_at or job.created_at
+        return (utcnow() - _aware(started)).total_seconds() > FIRST_BEAT_WITHIN_S
     return beat.get("host") == this_host() and not _pid_alive(int(beat.get("pid", 0)))
 
 
@@ -229,10 +233,9 @@ def residency_of(ctx: ProcessContext, worker: str) -> Residency:
 
 def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
     ctx, job = run.ctx, run.job
+    # The job's `input` edges to its dependencies are written by the commit itself.
     lineage = [LineageEdge(child_id=r.id, parent_id=job.id, relation="produced_by")
                for r in records]
-    lineage += [LineageEdge(child_id=job.id, parent_id=dep.id, relation="input")
-                for dep in ctx.catalog.dependencies(job.id)]
     lineage += [LineageEdge(child_id=r.id, parent_id=parent, relation=relation)
                 for r in records for parent, relation in run.sources]
     fence = (run.lease.device, run.lease.token) if run.lease is not None else None
