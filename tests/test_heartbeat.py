@@ -49,7 +49,8 @@ def test_running_job_is_seen_alive_within_a_beat_and_not_after(ctx: ProcessConte
             assert time.monotonic() < deadline, "no heartbeat within a second of the start"
             time.sleep(0.02)
         time.sleep(1.2)  # past one interval: still alive, refreshed
-        assert job_heartbeat(ctx.settings, client, "job-a")["worker"] == "w@host"
+        beat = job_heartbeat(ctx.settings, client, "job-a")
+        assert beat is not None and beat["worker"] == "w@host"
     assert job_heartbeat(ctx.settings, client, "job-a") is None
 
 
