@@ -7,7 +7,7 @@ with the farm's (ten), so that the farm's own cost is told apart from its queue 
 Prints throughput (jobs/s from the first submission to the last completion), the farm ÷ raw
 ratios (target ≥ 0.5) and p50/p95 submit→done latency.
 
-    python -m bench.dispatch [--jobs 300] [--concurrency 1]
+    python -m bench.dispatch [--jobs 300] [--concurrency 1] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import redis
@@ -94,19 +96,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="sides run in turn this many times; medians are reported")
     args = parser.parse_args()
-    sides = {
-        "raw, Celery's queues": raw_side(args.jobs, args.concurrency, farm_layout=False),
-        "raw, farm's queues": raw_side(args.jobs, args.concurrency, farm_layout=True),
-        "farm": farm_side(args.jobs, args.concurrency),
-    }
-    print(f"{args.jobs} no-op jobs, {args.concurrency} worker process(es)")
-    print(f"{'':22}{'jobs/s':>10}{'p50 ms':>10}{'p95 ms':>10}")
-    for name, (rate, lat) in sides.items():
-        print(f"{name:22}{rate:10.1f}{percentile(lat, 0.5):10.1f}{percentile(lat, 0.95):10.1f}")
-    farm_rate = sides["farm"][0]
+    runs: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in SIDES}
+    for _ in range(args.rounds):  # in turn, so that a slow spell of the machine hits all sides
+        for name, side in SIDES.items():
+            runs[name].append(side(args.jobs, args.concurrency))
+    print(f"{args.jobs} no-op jobs, {args.concurrency} worker process(es), "
+          f"median of {args.rounds} rounds")
+    print(f"{'':22}{'jobs/s':>10}{'p50 ms':>10}{'p95 ms':>10}   jobs/s each round")
+    rates = {name: statistics.median(rate for rate, _ in done) for name, done in runs.items()}
+    for name, done in runs.items():
+        latencies = [ms for _, lat in done for ms in lat]
+        each = " ".join(f"{rate:.0f}" for rate, _ in done)
+        print(f"{name:22}{rates[name]:10.1f}{percentile(latencies, 0.5):10.1f}"
+              f"{percentile(latencies, 0.95):10.1f}   {each}")
     for name in ("raw, Celery's queues", "raw, farm's queues"):
-        print(f"farm / {name}: {farm_rate / sides[name][0]:.3f}  (target >= 0.5)")
+        print(f"farm / {name}: {rates['farm'] / rates[name]:.3f}  (target >= 0.5)")
+
+
+SIDES: dict[str, Callable[[int, int], tuple[float, list[float]]]] = {
+    "raw, Celery's queues": lambda jobs, conc: raw_side(jobs, conc, farm_layout=False),
+    "raw, farm's queues": lambda jobs, conc: raw_side(jobs, conc, farm_layout=True),
+    "farm": farm_side,
+}
 
 
 if __name__ == "__main__":
