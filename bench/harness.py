@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,38 @@ class BenchFarm:
             "s = load_settings()\n"
             "print(json.dumps([submit_job(s, parse_spec(x))[0].id for x in json.load(sys.stdin)]))\n"
         )
-        import json
-
         out = subprocess.run([sys.executable, "-c", code], input=json.dumps(specs), env=self.env,
                              cwd=REPO, capture_output=True, text=True, check=True)
         return list(json.loads(out.stdout))
+
+    @contextmanager
+    def resident_submitter(self) -> Iterator[Callable[[dict[str, Any]], str]]:
+        """A submitting process that stays up between jobs, as the watched folder or a studio
+        tool does: a submission then costs the submit path, not a Python start and imports."""
+        code = (
+            "import json, sys\n"
+            "from jobs.config import load_settings\n"
+            "from jobs.spec import parse_spec\n"
+            "from jobs.submit import submit_job\n"
+            "s = load_settings()\n"
+            "for line in sys.stdin:\n"
+            "    print(submit_job(s, parse_spec(json.loads(line)))[0].id, flush=True)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], env=self.env, cwd=REPO, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def submit(spec: dict[str, Any]) -> str:
+            stdin.write(json.dumps(spec) + "\n")
+            stdin.flush()
+            return stdout.readline().strip()
+
+        try:
+            yield submit
+        finally:
+            stdin.close()
+            proc.wait(30)
 
     def wait_all(self, ids: list[str], timeout_s: float = 1800) -> list[Any]:
         """Wait until every job is finished. One query per look, a tenth of a second apart:
