@@ -18,6 +18,16 @@ import redis
 REPO = Path(__file__).resolve().parent.parent
 
 
+# The start of a submitting child: this farm's settings and the real submit path.
+_SUBMITTER = (
+    "import json, sys\n"
+    "from jobs.config import load_settings\n"
+    "from jobs.spec import parse_spec\n"
+    "from jobs.submit import submit_job\n"
+    "s = load_settings()\n"
+)
+
+
 class BenchFarm:
     def __init__(self, home: Path, redis_url: str, extra_env: dict[str, str]) -> None:
         self.home = home
@@ -48,12 +58,7 @@ class BenchFarm:
 
     def submit(self, specs: list[dict[str, Any]]) -> list[str]:
         """Submit in one child process with this farm's environment (the real submit path)."""
-        code = (
-            "import json, sys\n"
-            "from jobs.config import load_settings\n"
-            "from jobs.spec import parse_spec\n"
-            "from jobs.submit import submit_job\n"
-            "s = load_settings()\n"
+        code = _SUBMITTER + (
             "print(json.dumps([submit_job(s, parse_spec(x))[0].id for x in json.load(sys.stdin)]))\n"
         )
         out = subprocess.run([sys.executable, "-c", code], input=json.dumps(specs), env=self.env,
@@ -64,12 +69,7 @@ class BenchFarm:
     def resident_submitter(self) -> Iterator[Callable[[dict[str, Any]], str]]:
         """A submitting process that stays up between jobs, as the watched folder or a studio
         tool does: a submission then costs the submit path, not a Python start and imports."""
-        code = (
-            "import json, sys\n"
-            "from jobs.config import load_settings\n"
-            "from jobs.spec import parse_spec\n"
-            "from jobs.submit import submit_job\n"
-            "s = load_settings()\n"
+        code = _SUBMITTER + (
             "for line in sys.stdin:\n"
             "    print(submit_job(s, parse_spec(json.loads(line)))[0].id, flush=True)\n"
         )
