@@ -8,6 +8,9 @@ Prints throughput (jobs/s from the first submission to the last completion), the
 ratios (target ≥ 0.5) and p50/p95 submit→done latency.
 
     python -m bench.dispatch [--jobs 300] [--concurrency 1] [--rounds 3]
+
+FARM_BENCH_DIR=/dev/shm puts every side's farm home (catalog, blob store, outputs view) on
+tmpfs, which shows how much of the farm's cost is the disk's fsync and metadata latency.
 """
 
 from __future__ import annotations

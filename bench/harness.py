@@ -117,10 +117,12 @@ class BenchFarm:
 
 @contextmanager
 def bench_farm(extra_env: dict[str, str] | None = None) -> Iterator[BenchFarm]:
-    """A fresh farm on an embedded redis-server (TCP on a free port, no persistence)."""
+    """A fresh farm on an embedded redis-server (TCP on a free port, no persistence), its home
+    in a temporary folder under FARM_BENCH_DIR if set (/dev/shm: the disk out of the picture)."""
     from jobs.broker import redis_server_binary
 
-    with tempfile.TemporaryDirectory(prefix="farm-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="farm-bench-", dir=os.environ.get("FARM_BENCH_DIR")
+                                     ) as tmp:
         home = Path(tmp)
         sock = home / "r.sock"
         server = subprocess.Popen([redis_server_binary(), "--port", "0", "--unixsocket", str(sock),
