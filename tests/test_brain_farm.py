@@ -121,3 +121,19 @@ def test_compound_request_plans_intent_then_midi_and_names_what_it_cannot_render
     assert plan_render("an ambient piece").skipped == []  # the genre is not a texture request
     with pytest.raises(BadJobSpec, match="--images"):
         plan_render("a sad ballad", images=True)
+
+
+def test_offloaded_llm_jobs_hold_the_gpu_lease_and_keep_one_model_resident(
+        llm_env, start_worker) -> None:
+    # n_gpu_layers makes `llm` a GPU job: each takes the lease (this CPU build of llama.cpp
+    # runs the layers on the CPU, but the farm's side of it is the same as on a card).
+    llm_env["FARM_LLM__N_GPU_LAYERS"] = "-1"
+    start_worker(tags="llm")
+    ids = [farm_json(llm_env, "submit", "llm", "--param", f"prompt=Bar {n} of the bass line",
+                     "--param", "max_tokens=8")["job_id"] for n in range(2)]
+    for job_id in ids:
+        assert farm_json(llm_env, "wait", job_id, "--timeout", "240", timeout=300)["state"] \
+            == "SUCCEEDED"
+    notes = {job_id: _notes(llm_env, job_id) for job_id in ids}
+    assert all(any(n.startswith("gpu0 token ") for n in notes[j]) for j in ids), notes
+    assert len([n for j in ids for n in notes[j] if n.startswith("loaded model")]) == 1, notes
