@@ -101,15 +101,18 @@ class _Beater:
                 beat.beaten = True
 
 
-_beaters: dict[int, _Beater] = {}
+_beaters: dict[tuple[int, int], _Beater] = {}
 
 
 def _beater(client: redis.Redis, interval_s: float) -> _Beater:
-    """This process's beater; a forked child starts its own (threads do not survive a fork)."""
-    if os.getpid() not in _beaters:
-        _beaters.clear()
-        _beaters[os.getpid()] = _Beater(client, interval_s)
-    return _beaters[os.getpid()]
+    """This process's beater for this Redis client (a worker has one client, so one thread);
+    a forked child starts its own, as threads do not survive a fork."""
+    key = (os.getpid(), id(client))
+    if key not in _beaters:
+        for stale in [k for k in _beaters if k[0] != os.getpid()]:
+            del _beaters[stale]
+        _beaters[key] = _Beater(client, interval_s)
+    return _beaters[key]
 
 
 class JobHeartbeat:
