@@ -65,8 +65,13 @@ class BlobStore:
         # same name (a reused pid) goes first: it is read-only and would refuse the open.
         tmp = target.with_name(f".tmp-{target.name[:16]}-{os.getpid()}-{threading.get_ident()}")
         tmp.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            try:
+                fd = os.open(tmp, flags, 0o444)
+            except FileNotFoundError:  # its shard folder was removed since this store made it
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, flags, 0o444)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,11 @@ def test_outputs_view_links_into_the_store_and_export_copies(tmp_path: Path) -> 
     assert link_output(tmp_path / "outputs", "demo", "job1", "music.mid", blob.path) == link
     copied = export_file(blob.path, tmp_path / "out", "music.mid")
     assert not copied.is_symlink() and copied.read_bytes() == b"notes"
+
+
+def test_a_shard_folder_removed_behind_the_stores_back_is_made_again(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "store")
+    first = store.put_bytes(b"first")
+    shutil.rmtree(store.blobs)
+    again = store.put_bytes(b"first")
+    assert again.path == first.path and store.read_bytes(again.sha256) == b"first"
