@@ -120,8 +120,7 @@ class JobHeartbeat:
 
     def __init__(self, settings: FarmSettings, client: redis.Redis, job_id: str,
                  worker: str) -> None:
-        self.client = client
-        self.interval_s = settings.heartbeat_s
+        self.beater = _beater(client, settings.heartbeat_s)
         self.beat = _Beat(
             key=job_alive_key(settings, job_id), cancel_key=cancel_key(settings, job_id),
             value=json.dumps({"worker": worker, "host": this_host(), "pid": os.getpid(),
@@ -131,9 +130,9 @@ class JobHeartbeat:
         self.cancelled = self.beat.cancelled
 
     def __enter__(self) -> JobHeartbeat:
-        _beater(self.client, self.interval_s).add(self.beat)
+        self.beater.add(self.beat)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        _beater(self.client, self.interval_s).remove(self.beat)
+        self.beater.remove(self.beat)
