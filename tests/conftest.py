@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 import redis
 
+import workers.context
+from workers.context import ProcessContext, process_context
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 11
 POSTGRES_URL = os.environ.get("FARM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -165,3 +168,17 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+        ) -> Iterator[ProcessContext]:
+    """This test process as a worker process: its farm settings, catalog, store and Redis."""
+    for name, value in {"FARM_HOME": str(tmp_path / "home"), "REDIS_URL": redis_url,
+                        "FARM_DB_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+                        "FARM_NAMESPACE": f"t{uuid.uuid4().hex[:10]}",
+                        "FARM_HEARTBEAT_S": "1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(workers.context, "_current", None)
+    yield process_context()
+    monkeypatch.setattr(workers.context, "_current", None)

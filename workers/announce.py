@@ -11,13 +11,19 @@ import time
 from typing import Any
 
 import redis
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from jobs.broker import redis_client
 from jobs.config import apply_thread_caps, load_settings
 from jobs.home import open_catalog
 from jobs.presence import this_host, worker_key
 from jobs.reconcile import reconcile_once
+from workers.settler import wait_for_settling
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
@@ -69,8 +75,15 @@ def on_worker_ready(sender: Any = None, **_: Any) -> None:
 
 @worker_shutdown.connect
 def on_worker_shutdown(**_: Any) -> None:
+    wait_for_settling()  # the solo pool runs jobs in this process
     _stop.set()
     time.sleep(0.1)
+
+
+@worker_process_shutdown.connect
+def on_process_shutdown(**_: Any) -> None:
+    """A pool process leaving (warm shutdown, or its task limit) commits its last job first."""
+    wait_for_settling()
 
 
 @worker_process_init.connect

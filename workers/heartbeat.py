@@ -129,10 +129,17 @@ class JobHeartbeat:
         )
         self.cancelled = self.beat.cancelled
 
-    def __enter__(self) -> JobHeartbeat:
+    def start(self) -> JobHeartbeat:
         self.beater.add(self.beat)
         return self
 
+    def stop(self) -> None:
+        """End the heartbeat (from any thread: a light job's ends when its commit is done)."""
+        self.beater.remove(self.beat)
+
+    def __enter__(self) -> JobHeartbeat:
+        return self.start()
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.beater.remove(self.beat)
+        self.stop()

@@ -25,6 +25,7 @@ from workers.errors import JobCancelled, LeaseLost
 from workers.gpu import Lease
 from workers.heartbeat import FIRST_BEAT_WITHIN_S, JobHeartbeat
 from workers.residency import Residency
+from workers.settler import settler, wait_for_settling
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class KindRunner:
 def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
     """Handle one delivery of a job's message; returns what happened, for the log."""
     ctx = process_context()
+    wait_for_settling()  # this process's previous job is committed before the next starts
     delivered = ctx.catalog.get_job(job_id)
     heavy = needs_gpu(delivered.kind, json.loads(delivered.params_json)["params"], ctx.settings)
     claimed = _claim_turn(ctx, delivered, worker) if heavy else _claim(ctx, delivered, worker)
@@ -82,13 +84,31 @@ def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
         return f"nothing to run for delivery of {job_id[:12]} ({delivered.state})"
     job, attempt = claimed
     stored = json.loads(job.params_json)
-    with JobHeartbeat(ctx.settings, ctx.redis, job.id, worker) as beat:
-        run = JobRun(job, stored["params"], attempt, ctx, beat.cancelled,
-                     given=stored.get("given", list(stored["params"])))
-        outcome = _run_attempt(run, runner, worker if heavy else None)
-    for dependent in ctx.catalog.dependents(job.id):
+    heartbeat = JobHeartbeat(ctx.settings, ctx.redis, job.id, worker).start()
+    run = JobRun(job, stored["params"], attempt, ctx, heartbeat.cancelled,
+                 given=stored.get("given", list(stored["params"])))
+    if heavy:
+        return _settle(run, heartbeat, lambda: _run_on_gpu(run, runner, worker))
+    try:
+        outputs = runner.run(run)
+    except Exception as exc:
+        failure = _outcome_of(run, exc)
+        return _settle(run, heartbeat, lambda: failure)
+    # Stored and committed behind this task, while Celery fetches the next job (see settler).
+    settler().submit(lambda: log.info(
+        _settle(run, heartbeat, lambda: _store_and_commit(run, outputs))))
+    return f"{job.id[:12]} ran; its {len(outputs)} outputs are being committed"
+
+
+def _settle(run: JobRun, heartbeat: JobHeartbeat, finish: Callable[[], str]) -> str:
+    """Finish an attempt (commit, fail or requeue it), end its heartbeat, wake its dependents."""
+    try:
+        outcome = _guarded(run, finish)
+    finally:
+        heartbeat.stop()
+    for dependent in run.ctx.catalog.dependents(run.job.id):
         if dependent.state == JobState.QUEUED:
-            dispatch_if_ready(ctx.catalog, dependent)
+            dispatch_if_ready(run.ctx.catalog, dependent)
     return outcome
 
 
@@ -171,32 +191,48 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _run_attempt(run: JobRun, runner: KindRunner, gpu_worker: str | None) -> str:
-    ctx, job = run.ctx, run.job
+def _run_on_gpu(run: JobRun, runner: KindRunner, worker: str) -> str:
+    """A heavy attempt from lease to commit; the lease, and whether its model stays
+    resident, is dealt with last, whatever happened."""
     try:
-        if gpu_worker is not None:
-            _take_gpu(run, runner, gpu_worker)
-        outputs = runner.run(run)
-        records = _store_outputs(ctx, job, run.attempt, outputs)
-        if run.residency is not None:
-            run.residency.check()
-        return _commit(run, records)
-    except JobCancelled:
-        return f"{job.id[:12]} cancelled while running; nothing committed"
-    except LeaseLost as exc:
-        return _requeue(run, str(exc))
-    except redis.RedisError as exc:  # infrastructure, not the job: run it again later
-        return _requeue(run, f"Redis connection lost ({exc})")
-    except (JobInputError, StorageError) as exc:
-        return _fail(run, str(exc))
+        _take_gpu(run, runner, worker)
+        return _store_and_commit(run, runner.run(run))
     except Exception as exc:
-        log.exception("job %s crashed", job.id)
-        return _fail(run, f"internal error: {type(exc).__name__}: {exc}")
+        return _outcome_of(run, exc)
     finally:
         if run.residency is not None and run.lease is not None:
             model = runner.model_of(run.params)
-            run.residency.finish(lambda: ctx.catalog.next_ready(job.tag, [job.kind], model)
-                                 is not None)
+            run.residency.finish(lambda: run.ctx.catalog.next_ready(
+                run.job.tag, [run.job.kind], model) is not None)
+
+
+def _store_and_commit(run: JobRun, outputs: list[JobOutput]) -> str:
+    records = _store_outputs(run.ctx, run.job, run.attempt, outputs)
+    if run.residency is not None:
+        run.residency.check()
+    return _commit(run, records)
+
+
+def _guarded(run: JobRun, step: Callable[[], str]) -> str:
+    """Run a step of an attempt: what goes wrong is the job's outcome, not the task's."""
+    try:
+        return step()
+    except Exception as exc:
+        return _outcome_of(run, exc)
+
+
+def _outcome_of(run: JobRun, exc: Exception) -> str:
+    job = run.job
+    if isinstance(exc, JobCancelled):
+        return f"{job.id[:12]} cancelled while running; nothing committed"
+    if isinstance(exc, LeaseLost):
+        return _requeue(run, str(exc))
+    if isinstance(exc, redis.RedisError):  # infrastructure, not the job: run it again later
+        return _requeue(run, f"Redis connection lost ({exc})")
+    if isinstance(exc, JobInputError | StorageError):
+        return _fail(run, str(exc))
+    log.error("job %s crashed", job.id, exc_info=exc)
+    return _fail(run, f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _take_gpu(run: JobRun, runner: KindRunner, worker: str) -> None:
