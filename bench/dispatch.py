@@ -33,10 +33,11 @@ NOOP = {"kind": "probe", "params": {"tag": "midi", "vram_mb": 0, "run_s": 0}}
 
 
 def farm_side(jobs: int, concurrency: int) -> tuple[float, list[float]]:
-    with bench_farm({"FARM_THREADS": "1"}) as farm:
+    with bench_farm({"FARM_THREADS": "1"}) as farm, farm.resident_submitter() as submit:
         farm.start_worker("midi", concurrency)
-        farm.wait_all(farm.submit([NOOP]))  # warm: imports and first connections
-        done = farm.wait_all(farm.submit([NOOP] * jobs))
+        # Warm, as the raw side is: the worker's and the submitter's imports and connections.
+        farm.wait_all(submit([NOOP]))
+        done = farm.wait_all(submit([NOOP] * jobs))
         assert all(j.state == "SUCCEEDED" for j in done), "a no-op job failed"
         first = min(_utc(j.created_at) for j in done)
         last = max(_utc(j.finished_at) for j in done)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,9 +68,10 @@ class BenchFarm:
         return list(json.loads(out.stdout))
 
     @contextmanager
-    def resident_submitter(self) -> Iterator[Callable[[dict[str, Any]], str]]:
+    def resident_submitter(self) -> Iterator[Callable[[list[dict[str, Any]]], list[str]]]:
         """A submitting process that stays up between jobs, as the watched folder or a studio
-        tool does: a submission then costs the submit path, not a Python start and imports."""
+        tool does: a submission then costs the submit path, not a Python start and imports.
+        It takes a list of specs at once (written ahead, so no round trip per job)."""
         code = _SUBMITTER + (
             "for line in sys.stdin:\n"
             "    print(submit_job(s, parse_spec(json.loads(line)))[0].id, flush=True)\n"
@@ -78,10 +81,10 @@ class BenchFarm:
         assert proc.stdin is not None and proc.stdout is not None
         stdin, stdout = proc.stdin, proc.stdout
 
-        def submit(spec: dict[str, Any]) -> str:
-            stdin.write(json.dumps(spec) + "\n")
+        def submit(specs: list[dict[str, Any]]) -> list[str]:
+            stdin.write("".join(json.dumps(spec) + "\n" for spec in specs))
             stdin.flush()
-            return stdout.readline().strip()
+            return [stdout.readline().strip() for _ in specs]
 
         try:
             yield submit
@@ -118,26 +121,32 @@ class BenchFarm:
 @contextmanager
 def bench_farm(extra_env: dict[str, str] | None = None) -> Iterator[BenchFarm]:
     """A fresh farm on an embedded redis-server (TCP on a free port, no persistence), its home
-    in a temporary folder under FARM_BENCH_DIR if set (/dev/shm: the disk out of the picture)."""
+    in a temporary folder under FARM_BENCH_DIR if set (/dev/shm: the disk out of the picture).
+
+    The folder is removed when the benchmark process exits, not when this farm stops: on ext4
+    without a journal, allocating an inode scans past every inode freed in the last minute
+    (six, while their table block is unwritten), so removing one side's thousands of files
+    would make the next side's file creation slower and the benchmark would time its own
+    cleanup. For the same reason, leave a few minutes between runs on such a disk.
+    """
     from jobs.broker import redis_server_binary
 
-    with tempfile.TemporaryDirectory(prefix="farm-bench-", dir=os.environ.get("FARM_BENCH_DIR")
-                                     ) as tmp:
-        home = Path(tmp)
-        sock = home / "r.sock"
-        server = subprocess.Popen([redis_server_binary(), "--port", "0", "--unixsocket", str(sock),
-                                   "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    home = Path(tempfile.mkdtemp(prefix="farm-bench-", dir=os.environ.get("FARM_BENCH_DIR")))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    sock = home / "r.sock"
+    server = subprocess.Popen([redis_server_binary(), "--port", "0", "--unixsocket", str(sock),
+                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        while not sock.exists():
+            time.sleep(0.02)
+        farm = BenchFarm(home, f"unix://{sock}", extra_env or {})
         try:
-            while not sock.exists():
-                time.sleep(0.02)
-            farm = BenchFarm(home, f"unix://{sock}", extra_env or {})
-            try:
-                yield farm
-            finally:
-                farm.stop()
+            yield farm
         finally:
-            server.terminate()
-            server.wait()
+            farm.stop()
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def percentile(values: list[float], q: float) -> float:

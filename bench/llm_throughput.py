@@ -49,7 +49,7 @@ def through_farm(model: str, threads: int, tokens: int, runs: int, gpu_layers: i
     with bench_farm(env) as farm, farm.resident_submitter() as submit:
         farm.start_worker("llm")
         spec = {"kind": "llm", "params": {"prompt": PROMPT, "max_tokens": 8}}
-        farm.wait_all([submit(spec)])  # the first job loads the model, the submitter warms up
+        farm.wait_all(submit([spec]))  # the first job loads the model, the submitter warms up
         from storage.catalog import Catalog
 
         catalog = Catalog(farm.env["FARM_DB_URL"])
@@ -57,7 +57,7 @@ def through_farm(model: str, threads: int, tokens: int, runs: int, gpu_layers: i
         for run in range(runs):  # one at a time: submit → result, as a user waits for it
             timed: dict[str, Any] = {"kind": "llm", "seed": run,
                                      "params": {"prompt": PROMPT, "max_tokens": tokens}}
-            job = farm.wait_all([submit(timed)])[0]
+            job = farm.wait_all(submit([timed]))[0]
             assert job.state == "SUCCEEDED", job.error
             made, seconds = _tokens(catalog, job.id)
             rates.append(made / (_utc(job.finished_at) - _utc(job.created_at)).total_seconds())
