@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 import redis
 
@@ -84,16 +85,16 @@ def run_delivery(job_id: str, runner: KindRunner, worker: str) -> str:
         return f"nothing to run for delivery of {job_id[:12]} ({delivered.state})"
     job, attempt = claimed
     stored = json.loads(job.params_json)
-    heartbeat = JobHeartbeat(ctx.settings, ctx.redis, job.id, worker).start()
+    heartbeat = JobHeartbeat(ctx.settings, ctx.redis, job.id, worker)
     run = JobRun(job, stored["params"], attempt, ctx, heartbeat.cancelled,
                  given=stored.get("given", list(stored["params"])))
+    heartbeat.start()  # from here every path below ends it (in `_settle`)
     if heavy:
         return _settle(run, heartbeat, lambda: _run_on_gpu(run, runner, worker))
     try:
         outputs = runner.run(run)
     except Exception as exc:
-        failure = _outcome_of(run, exc)
-        return _settle(run, heartbeat, lambda: failure)
+        return _settle(run, heartbeat, partial(_outcome_of, run, exc))
     # Stored and committed behind this task, while Celery fetches the next job (see settler).
     settler().submit(lambda: log.info(
         _settle(run, heartbeat, lambda: _store_and_commit(run, outputs))))
