@@ -50,8 +50,10 @@ def _lock_once_running(catalog: Catalog, db_url: str, job_id: str, held: threadi
     return thread
 
 
-def _probe(ctx: ProcessContext, run_s: float) -> str:
-    spec = {"kind": "probe", "params": {"tag": "midi", "vram_mb": 0, "run_s": run_s}}
+def _probe(ctx: ProcessContext, run_s: float = 0, fail: bool = False,
+           after: list[str] | None = None) -> str:
+    spec = {"kind": "probe", "params": {"tag": "midi", "vram_mb": 0, "run_s": run_s,
+                                        "fail": fail}, "depends_on": after or []}
     return submit_job(ctx.settings, parse_spec(spec))[0].id
 
 
@@ -85,6 +87,20 @@ def test_light_job_commits_behind_its_task_and_the_next_job_waits(ctx: ProcessCo
     assert started is not None and finished is not None
     assert started >= finished  # the second ran only after the first was committed
     assert job_heartbeat(ctx.settings, ctx.redis, first) is None
+
+
+def test_light_job_that_fails_ends_failed_at_once_and_fails_its_dependents(
+        ctx: ProcessContext) -> None:
+    failing = _probe(ctx, fail=True)
+    dependent = _probe(ctx, after=[failing])
+    outcome = run_delivery(failing, PROBE, "w@host")
+    assert "failed" in outcome, outcome  # nothing left to settle: the task said how it ended
+    job = ctx.catalog.get_job(failing)
+    assert job.state == JobState.FAILED and "asked to fail" in (job.error or "")
+    assert job_heartbeat(ctx.settings, ctx.redis, failing) is None
+    assert ctx.catalog.artifacts(failing) == []
+    after = ctx.catalog.get_job(dependent)
+    assert after.state == JobState.FAILED and failing[:12] in (after.error or "")
 
 
 def test_warm_shutdown_finishes_the_commit_of_the_last_job(farm_env, start_worker) -> None:
