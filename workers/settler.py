@@ -40,9 +40,11 @@ class Settler:
 
 
 def _logged(settle: Callable[[], None]) -> None:
+    """What a failed settling leaves undone, the reconciler finishes: a job left RUNNING
+    without a heartbeat is queued again, and dependents of a finished job are sent on."""
     try:
         settle()
-    except Exception:  # the job stays RUNNING without a heartbeat; the reconciler re-queues it
+    except Exception:
         log.exception("settling a job failed")
 
 
