@@ -313,12 +313,13 @@ def catalog_gc(
     = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Blobs no artifact references; removed only with --delete."""
+    """Blobs no artifact references, and unfinished writes; removed only with --delete."""
     from jobs.integrity import collect_garbage
 
     doc = collect_garbage(settings(), delete)
     verb = "removed" if delete else "would remove (dry run; --delete to remove)"
-    emit(doc, as_json, f"{verb} {len(doc['orphans'])} blobs, {doc['bytes']} bytes")
+    emit(doc, as_json, f"{verb} {len(doc['orphans'])} blobs and "
+                       f"{len(doc['leftovers'])} unfinished writes, {doc['bytes']} bytes")
 
 
 midi_cli = typer.Typer(help="MIDI tools.", no_args_is_help=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jobs.config import FarmSettings
 from jobs.home import open_catalog, open_store
+
+# A blob write in flight takes seconds; a temporary file this old lost its writer.
+LEFTOVER_AGE_S = 3600.0
 
 
 def verify_store(settings: FarmSettings) -> dict[str, Any]:
@@ -22,12 +26,25 @@ def verify_store(settings: FarmSettings) -> dict[str, Any]:
 
 
 def collect_garbage(settings: FarmSettings, delete: bool) -> dict[str, Any]:
-    """Blobs that no artifact references (left by refused commits or failed jobs)."""
+    """Blobs that no artifact references (left by refused commits or failed jobs), and the
+    temporary files of blob writers killed mid-write (older than LEFTOVER_AGE_S)."""
     catalog, store = open_catalog(settings), open_store(settings)
     referenced = catalog.referenced_hashes()
     orphans = [sha for sha in store.iter_hashes() if sha not in referenced]
+    leftovers = list(store.iter_leftovers(LEFTOVER_AGE_S))
     freed = sum(store.path_for(sha).stat().st_size for sha in orphans)
+    freed += sum(_size(path) for path in leftovers)
     if delete:
         for sha in orphans:
             store.remove(sha)
-    return {"orphans": orphans, "bytes": freed, "deleted": delete}
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+    return {"orphans": orphans, "leftovers": [str(p) for p in leftovers], "bytes": freed,
+            "deleted": delete}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,20 @@ class BlobStore:
             for blob in sorted(shard.iterdir()):
                 if not blob.name.startswith(".tmp-"):
                     yield shard.name + blob.name
+
+    def iter_leftovers(self, older_than_s: float) -> Iterator[Path]:
+        """Temporary files of writers that died before renaming them (older than a live
+        write could be: a write in flight is never reported)."""
+        if not self.blobs.is_dir():
+            return
+        before = time.time() - older_than_s
+        for shard in sorted(self.blobs.iterdir()):
+            for leftover in sorted(shard.glob(".tmp-*")):
+                try:
+                    if leftover.stat().st_mtime < before:
+                        yield leftover
+                except FileNotFoundError:  # its writer finished or cleaned up meanwhile
+                    continue
 
     def remove(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
