@@ -32,8 +32,7 @@ def collect_garbage(settings: FarmSettings, delete: bool) -> dict[str, Any]:
     referenced = catalog.referenced_hashes()
     orphans = [sha for sha in store.iter_hashes() if sha not in referenced]
     leftovers = list(store.iter_leftovers(LEFTOVER_AGE_S))
-    freed = sum(store.path_for(sha).stat().st_size for sha in orphans)
-    freed += sum(_size(path) for path in leftovers)
+    freed = sum(_size(path) for path in [store.path_for(sha) for sha in orphans] + leftovers)
     if delete:
         for sha in orphans:
             store.remove(sha)
@@ -44,6 +43,7 @@ def collect_garbage(settings: FarmSettings, delete: bool) -> dict[str, Any]:
 
 
 def _size(path: Path) -> int:
+    """Its size, or 0 when it went away since the listing (another gc, a finished write)."""
     try:
         return path.stat().st_size
     except FileNotFoundError:

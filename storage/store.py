@@ -104,27 +104,30 @@ class BlobStore:
             return "missing"
         return None if sha256_of_file(path) == sha256 else "corrupt"
 
-    def iter_hashes(self) -> Iterator[str]:
+    def _files(self) -> Iterator[Path]:
+        """Every file in the shard folders, blobs and temporary files alike, in order."""
         if not self.blobs.is_dir():
             return
         for shard in sorted(self.blobs.iterdir()):
-            for blob in sorted(shard.iterdir()):
-                if not blob.name.startswith(".tmp-"):
-                    yield shard.name + blob.name
+            yield from sorted(shard.iterdir())
+
+    def iter_hashes(self) -> Iterator[str]:
+        for path in self._files():
+            if not path.name.startswith(".tmp-"):
+                yield path.parent.name + path.name
 
     def iter_leftovers(self, older_than_s: float) -> Iterator[Path]:
         """Temporary files of writers that died before renaming them (older than a live
         write could be: a write in flight is never reported)."""
-        if not self.blobs.is_dir():
-            return
         before = time.time() - older_than_s
-        for shard in sorted(self.blobs.iterdir()):
-            for leftover in sorted(shard.glob(".tmp-*")):
-                try:
-                    if leftover.stat().st_mtime < before:
-                        yield leftover
-                except FileNotFoundError:  # its writer finished or cleaned up meanwhile
-                    continue
+        for path in self._files():
+            if not path.name.startswith(".tmp-"):
+                continue
+            try:
+                if path.stat().st_mtime < before:
+                    yield path
+            except FileNotFoundError:  # its writer finished or cleaned up meanwhile
+                continue
 
     def remove(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
