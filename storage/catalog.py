@@ -6,19 +6,22 @@ small conditional writes, and the ORM's unit of work would cost more than the da
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import SQLModel
 
-from storage.engine import create_tables, describe_url, first_line, make_engine
-from storage.errors import CatalogUnavailable, UnknownJob
+from storage.engine import create_tables, damage_of, first_line, is_transient, make_engine
+from storage.errors import CatalogBusy, CatalogUnavailable, UnknownJob, describe_url
 from storage.models import (
     ArtifactRecord,
     DeviceFence,
@@ -30,8 +33,16 @@ from storage.models import (
     ModelRecord,
     utcnow,
 )
+from storage.reader import SHOWN_CANDIDATES, check_job_id, one_match
 
 M = TypeVar("M", bound=SQLModel)
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+
+
+class _Busy(Exception):
+    """The database is locked or its server unreachable right now (see `_patient`)."""
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -90,16 +101,51 @@ def _fields(record: SQLModel) -> dict[str, Any]:
     return {c.name: getattr(record, c.name) for c in _table(type(record)).c}
 
 
-class Catalog:
-    """Jobs, their events, artifacts and lineage. Every state change is a conditional update."""
+def _patient(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a catalog method again while the database is busy, backing off, for up to the
+    catalog's `retry_s`; then CatalogBusy. Each such method is one transaction, rolled back
+    when it fails, so running it again is safe."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    @functools.wraps(method)
+    def patiently(*args: P.args, **kwargs: P.kwargs) -> R:
+        catalog = cast(Catalog, args[0])
+        delay, deadline = 0.05, time.monotonic() + catalog.retry_s
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except _Busy as busy:
+                if time.monotonic() + delay > deadline:
+                    raise CatalogBusy(
+                        f"the catalog at {describe_url(catalog.url)} stayed busy for "
+                        f"{catalog.retry_s:g} s ({busy}); try again, or see `farm doctor`"
+                    ) from busy
+                if delay >= 1.6:
+                    log.warning("catalog busy (%s); trying again in %.1f s", busy, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    return patiently
+
+
+class Catalog:
+    """Jobs, their events, artifacts and lineage. Every state change is a conditional update.
+
+    A busy database (a SQLite write lock held past its timeout, a PostgreSQL restart) is
+    waited for, up to `retry_s`; a damaged one raises CatalogDamaged at once."""
+
+    def __init__(self, url: str, busy_timeout_s: float = 30.0, retry_s: float = 300.0) -> None:
+        self.url, self.retry_s = url, retry_s
         try:
             configure_mappers()  # once per process; records are made through the mappers
-            self.engine = make_engine(url)
+            self.engine = make_engine(url, busy_timeout_s)
+            with self._connect():  # a damaged file says so here, before create_all trips on it
+                pass
             create_tables(self.engine)
-        except (OSError, SQLAlchemyError) as exc:
+        except ValueError as exc:
+            raise CatalogUnavailable(f"cannot open the catalog: {exc}") from exc
+        except (OSError, SQLAlchemyError, _Busy, ImportError) as exc:
+            if isinstance(exc, DBAPIError) and (damaged := damage_of(exc, url)) is not None:
+                raise damaged from exc
             raise CatalogUnavailable(
                 f"cannot open the catalog at {describe_url(url)}: {first_line(exc)}"
             ) from exc
@@ -113,7 +159,13 @@ class Catalog:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except OperationalError as exc:
+        except IntegrityError:  # a constraint the caller expects to meet (idempotency keys)
+            raise
+        except DBAPIError as exc:
+            if (damaged := damage_of(exc, self.url)) is not None:
+                raise damaged from exc
+            if is_transient(exc, self.url):
+                raise _Busy(first_line(exc)) from exc
             raise CatalogUnavailable(
                 f"catalog at {describe_url(self.url)} failed: {first_line(exc)}"
             ) from exc
@@ -129,13 +181,11 @@ class Catalog:
 
     # jobs -----------------------------------------------------------------
 
+    @_patient
     def add_job(self, job: JobRecord, depends_on: Iterable[str] = ()) -> tuple[JobRecord, bool]:
-        """Insert a job (QUEUED). A job with no inputs is dispatched as it is inserted: its
-        message is owed from then on, and the reconciler sends it if the sender dies first.
-        With an idempotency key already used, return that job instead."""
+        """Insert a job (QUEUED, dispatched if the caller set `dispatched_at`: see
+        jobs.dispatch). With an idempotency key already used, return that job instead."""
         deps = list(depends_on)
-        if not deps and job.dispatched_at is None:
-            job.dispatched_at = job.created_at
         try:
             with self._connect() as conn:
                 conn.execute(_INSERT_JOB, _fields(job))
@@ -145,6 +195,10 @@ class Catalog:
                 conn.commit()
                 return job, True
         except IntegrityError:
+            # Its own earlier try, whose commit landed though the answer was lost (a reset
+            # PostgreSQL connection), or another job holding the idempotency key.
+            if (mine := self._one(JobRecord, _GET_JOB, job_id=job.id)) is not None:
+                return mine, True
             if job.idempotency_key is None:
                 raise
         existing = self.job_by_key(job.idempotency_key)
@@ -152,23 +206,23 @@ class Catalog:
             raise CatalogUnavailable("idempotency key conflict, but no job holds it")
         return existing, False
 
+    @_patient
     def job_by_key(self, key: str) -> JobRecord | None:
         return self._one(JobRecord, select(JOBS).where(JOBS.c.idempotency_key == key))
 
+    @_patient
     def get_job(self, job_id: str) -> JobRecord:
         """The job with this id, or the only one whose id starts with it."""
-        job = self._one(JobRecord, _GET_JOB, job_id=job_id)
+        prefix = check_job_id(job_id)
+        job = self._one(JobRecord, _GET_JOB, job_id=prefix)
         if job is not None:
             return job
-        if len(job_id) < 4:
-            raise UnknownJob(f"job id '{job_id}' is too short; give at least 4 characters")
-        found = self._all(JobRecord, select(JOBS).where(JOBS.c.id.startswith(job_id)).limit(2))
-        if len(found) == 1:
-            return found[0]
-        if not found:
-            raise UnknownJob(f"no job '{job_id}' in the catalog; `farm ls` lists jobs")
-        raise UnknownJob(f"job id '{job_id}' is ambiguous; give more characters")
+        found = self._all(JobRecord, select(JOBS).where(
+            JOBS.c.id.startswith(prefix, autoescape=True)).order_by(JOBS.c.id)
+            .limit(SHOWN_CANDIDATES + 1))
+        return one_match(prefix, found)
 
+    @_patient
     def list_jobs(
         self,
         states: Iterable[JobState] = (),
@@ -183,11 +237,13 @@ class Catalog:
         return self._all(JobRecord, query.order_by(JOBS.c.created_at.desc(), JOBS.c.id)
                          .limit(limit))
 
+    @_patient
     def count_by_state(self) -> dict[str, int]:
         with self._connect() as conn:
             rows = conn.execute(select(JOBS.c.state, func.count()).group_by(JOBS.c.state)).all()
         return {str(state): int(count) for state, count in rows}
 
+    @_patient
     def transition(
         self,
         job_id: str,
@@ -212,6 +268,7 @@ class Catalog:
             conn.commit()
             return True
 
+    @_patient
     def claim(self, job_id: str, worker: str, pid: int, from_state: JobState,
               from_attempt: int, to_state: JobState = JobState.RUNNING,
               reason: str | None = None) -> int | None:
@@ -237,12 +294,15 @@ class Catalog:
             conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(**values))
             conn.commit()
 
+    @_patient
     def mark_dispatched(self, job_id: str) -> None:
         self._set(job_id, dispatched_at=utcnow(), reason=None)
 
+    @_patient
     def set_progress(self, job_id: str, progress: float, reason: str | None = None) -> None:
         self._set(job_id, progress=progress, reason=reason)
 
+    @_patient
     def next_ready(self, tag: str, kinds: Iterable[str], model: str | None = None
                    ) -> JobRecord | None:
         """The first dispatched QUEUED job of these kinds on `tag` (of `model`, if given),
@@ -258,6 +318,7 @@ class Catalog:
 
     # GPU fencing ------------------------------------------------------------
 
+    @_patient
     def raise_fence(self, device: str, token: int) -> None:
         """Record that `token` now holds `device`: commits fenced by older tokens fail from now."""
         for tries_left in (1, 0):
@@ -275,12 +336,14 @@ class Catalog:
                 if not tries_left:
                     raise
 
+    @_patient
     def fence(self, device: str) -> int:
         """The newest fencing token the catalog has seen on a device (0: none yet)."""
         with self._connect() as conn:
             token = conn.execute(select(FENCES.c.token).where(FENCES.c.device == device)).scalar()
         return int(token or 0)
 
+    @_patient
     def commit_result(
         self,
         job_id: str,
@@ -320,6 +383,7 @@ class Catalog:
                             .with_for_update()).scalar()
         return held == token
 
+    @_patient
     def note(self, job_id: str, message: str, attempt: int = 0, worker: str | None = None) -> None:
         """An event in the job's history that does not change its state (a load, a fallback)."""
         with self._connect() as conn:
@@ -331,6 +395,7 @@ class Catalog:
 
     # models -----------------------------------------------------------------
 
+    @_patient
     def record_model(self, name: str, path: str, sha256: str, vram_mb: int | None,
                      load_s: float | None) -> None:
         """Remember a model file and what loading it cost last time (VRAM, seconds)."""
@@ -345,43 +410,54 @@ class Catalog:
         except IntegrityError:  # two processes loaded the same model at once: one row is enough
             pass
 
+    @_patient
     def models(self) -> list[ModelRecord]:
         return self._all(ModelRecord, select(MODELS).order_by(MODELS.c.name))
 
+    @_patient
     def model(self, sha256: str) -> ModelRecord | None:
         return self._one(ModelRecord, select(MODELS).where(MODELS.c.sha256 == sha256))
 
     # reads ------------------------------------------------------------------
 
+    @_patient
     def events(self, job_id: str) -> list[JobEvent]:
         return self._all(JobEvent, select(EVENTS).where(EVENTS.c.job_id == job_id)
                          .order_by(EVENTS.c.id))
 
+    @_patient
     def artifacts(self, job_id: str) -> list[ArtifactRecord]:
         return self._all(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.job_id == job_id)
                          .order_by(ARTIFACTS.c.name))
 
+    @_patient
     def artifact_by_sha(self, sha256: str) -> list[ArtifactRecord]:
         return self._all(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.sha256 == sha256))
 
+    @_patient
     def artifact(self, artifact_id: str) -> ArtifactRecord | None:
         return self._one(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.id == artifact_id))
 
+    @_patient
     def referenced_hashes(self) -> set[str]:
         with self._connect() as conn:
             return set(conn.execute(select(ARTIFACTS.c.sha256).distinct()).scalars())
 
+    @_patient
     def dependencies(self, job_id: str) -> list[JobRecord]:
         return self._all(JobRecord, _DEPENDENCIES, job_id=job_id)
 
+    @_patient
     def dependents(self, job_id: str) -> list[JobRecord]:
         return self._all(JobRecord, _DEPENDENTS, job_id=job_id)
 
+    @_patient
     def parents(self, child_id: str) -> list[LineageEdge]:
         """Where a node (artifact or job) came from: the edges whose child it is."""
         return self._all(LineageEdge, select(LINEAGE).where(LINEAGE.c.child_id == child_id)
                          .order_by(LINEAGE.c.id))
 
+    @_patient
     def lineage_of(self, node_id: str) -> list[LineageEdge]:
         return self._all(LineageEdge, select(LINEAGE).where(
             (LINEAGE.c.child_id == node_id) | (LINEAGE.c.parent_id == node_id)))

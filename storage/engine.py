@@ -1,4 +1,8 @@
-"""Opening a catalog database: the engine, its SQLite pragmas, and its tables, once."""
+"""Opening a catalog database: the engine, its SQLite pragmas, and its tables, once.
+
+Also what the catalog's failures mean: a busy database (a held SQLite write lock, a PostgreSQL
+restart or reset connection) is worth waiting for; a damaged one is not.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,36 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
 
+from storage.errors import CatalogDamaged, describe_url
 
-def make_engine(url: str) -> Engine:
+SCHEMES = ("sqlite", "postgresql")
+# SQLite's words for a file that is not (or no longer) a database.
+_DAMAGED = ("malformed", "not a database", "file is encrypted", "corrupt")
+_BUSY = ("locked", "busy")
+
+
+def check_url(url: str) -> str:
+    """The URL when the catalog can use it; ValueError saying what is wrong otherwise."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise ValueError(f"catalog URL scheme '{scheme or url[:20]}' is not supported; use "
+                         "sqlite:///PATH/catalog.db or postgresql://user@host/db")
+    if scheme == "sqlite" and not url.startswith("sqlite:///"):
+        raise ValueError("a SQLite catalog URL is sqlite:///PATH (three slashes, then the path)")
+    return url
+
+
+def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+    check_url(url)
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_s,
+                                                  "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
@@ -47,13 +71,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def describe_url(url: str) -> str:
-    """The URL without its password, for error messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url
+def is_transient(exc: DBAPIError, url: str) -> bool:
+    """Whether waiting may cure it: SQLite's lock or busy, any PostgreSQL connection failure."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if url.startswith("sqlite"):
+        return any(word in first_line(exc).lower() for word in _BUSY)
+    return True
+
+
+def damage_of(exc: DBAPIError, url: str) -> CatalogDamaged | None:
+    """CatalogDamaged when the error says the database file itself is broken."""
+    text = first_line(exc)
+    if url.startswith("sqlite") and any(word in text.lower() for word in _DAMAGED):
+        return CatalogDamaged(f"the catalog at {describe_url(url)} is damaged ({text}); "
+                              "`farm doctor` says how to recover it")
+    return None
 
 
 def first_line(exc: BaseException) -> str:

@@ -13,6 +13,12 @@ class StoreWriteFailed(StorageError):
     exit_code = 1
 
 
+class ExportRefused(StorageError):
+    """An export's destination is not a folder the farm may write into."""
+
+    exit_code = 2
+
+
 class StoreCorrupt(StorageError):
     """A blob on disk no longer matches its hash, or is missing."""
 
@@ -25,7 +31,26 @@ class CatalogUnavailable(StorageError):
     exit_code = 3
 
 
+class CatalogBusy(CatalogUnavailable):
+    """The catalog stayed locked or unreachable for longer than its retry budget."""
+
+
+class CatalogDamaged(StorageError):
+    """The catalog's file is not a readable database any more; `farm doctor` says how to recover."""
+
+    exit_code = 3
+
+
 class UnknownJob(StorageError):
     """No job, or more than one, matches the id the user gave."""
 
     exit_code = 2
+
+
+def describe_url(url: str) -> str:
+    """A database URL without its password, for error messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url

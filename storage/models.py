@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index, Text, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from storage.states import ACTIVE_STATES, TERMINAL_STATES, JobState, as_utc, utcnow
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class JobState(StrEnum):
-    QUEUED = "QUEUED"
-    WAITING_GPU = "WAITING_GPU"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
+__all__ = ["ACTIVE_STATES", "TERMINAL_STATES", "JobState", "utcnow", "ArtifactRecord",
+           "DeviceFence", "JobDependency", "JobEvent", "JobRecord", "LineageEdge", "ModelRecord"]
 
 
-TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
-ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.WAITING_GPU, JobState.RUNNING})
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (SQLite keeps no zone), always read back aware, in UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def _moment(nullable: bool = True, **column: Any) -> Any:
+    """A datetime column in UTC."""
+    return Column(UtcDateTime(), nullable=nullable, **column)
 
 
 class JobRecord(SQLModel, table=True):
@@ -48,10 +50,11 @@ class JobRecord(SQLModel, table=True):
     project: str = Field(default="default", max_length=128)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=128)
     model: str | None = Field(default=None, max_length=255)  # heavy kinds: the model it loads
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    dispatched_at: datetime | None = None  # inputs ready and a message sent to its queue
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_moment(False, index=True))
+    # inputs ready and a message sent to its queue
+    dispatched_at: datetime | None = Field(default=None, sa_column=_moment())
+    started_at: datetime | None = Field(default=None, sa_column=_moment())
+    finished_at: datetime | None = Field(default=None, sa_column=_moment())
     attempts: int = 0
     worker: str | None = Field(default=None, max_length=255)
     worker_pid: int | None = None
@@ -72,7 +75,7 @@ class JobEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(foreign_key="jobs.id", index=True, max_length=32)
-    at: datetime = Field(default_factory=utcnow)
+    at: datetime = Field(default_factory=utcnow, sa_column=_moment(False))
     state: JobState = Field(max_length=16)
     attempt: int = 0
     worker: str | None = Field(default=None, max_length=255)
@@ -89,7 +92,7 @@ class ArtifactRecord(SQLModel, table=True):
     sha256: str = Field(index=True, max_length=64)
     media_type: str = Field(max_length=64)
     bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_moment(False))
 
 
 class LineageEdge(SQLModel, table=True):
@@ -120,4 +123,4 @@ class ModelRecord(SQLModel, table=True):
     path: str = Field(sa_column=Column(Text, nullable=False))
     vram_mb: int | None = None
     load_s: float | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_moment(False))

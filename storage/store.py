@@ -12,8 +12,6 @@ from pathlib import Path
 
 from storage.errors import StoreCorrupt, StoreWriteFailed
 
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True)
 class StoredBlob:
@@ -23,11 +21,8 @@ class StoredBlob:
 
 
 def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class BlobStore:
@@ -45,10 +40,12 @@ class BlobStore:
         return self.path_for(sha256).is_file()
 
     def put_bytes(self, data: bytes) -> StoredBlob:
+        """Store `data` under its hash. A blob already there is reused only if it holds these
+        very bytes; a damaged one (same name, other content) is replaced by them."""
         sha = hashlib.sha256(data).hexdigest()
         target = self.path_for(sha)
         try:
-            if target.stat().st_size == len(data):  # the same content is stored already
+            if target.read_bytes() == data:
                 return StoredBlob(sha, target, len(data))
         except OSError:  # not there (or unreadable): writing it says what is wrong
             pass
@@ -94,7 +91,8 @@ class BlobStore:
         except FileNotFoundError as exc:
             raise StoreCorrupt(f"blob {sha256[:12]} is missing from {self.blobs}") from exc
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise StoreCorrupt(f"blob {sha256[:12]} at {path} does not match its hash")
+            raise StoreCorrupt(f"blob {sha256[:12]} at {path} does not match its hash; "
+                               "`farm catalog verify` lists every damaged blob")
         return data
 
     def verify(self, sha256: str) -> str | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 
 import pytest
 
 from storage.catalog import Catalog
 from storage.errors import CatalogUnavailable, UnknownJob
-from storage.models import ArtifactRecord, JobRecord, JobState, LineageEdge
+from storage.models import ArtifactRecord, JobRecord, JobState, LineageEdge, ModelRecord
+from storage.reader import ArtifactRow, CatalogReader, EdgeRow, JobRow, ModelRow
 
 
 def new_job(key: str | None = None, kind: str = "midi") -> JobRecord:
@@ -79,13 +81,56 @@ def test_transition_is_conditional_and_recorded_as_events(catalog: Catalog) -> N
     assert states == [JobState.QUEUED, JobState.CANCELLED]
 
 
-def test_jobs_are_found_by_unique_prefix(catalog: Catalog) -> None:
-    job, _ = catalog.add_job(new_job())
-    assert catalog.get_job(job.id[:10]).id == job.id
+def _job_with_id(job_id: str) -> JobRecord:
+    job = new_job()
+    job.id = job_id
+    return job
+
+
+@pytest.mark.parametrize("side", ["catalog", "reader"])
+def test_jobs_are_found_by_unique_prefix_never_by_pattern(catalog: Catalog, side: str) -> None:
+    ids = ["abcd" + "0" * 28, "abce" + "1" * 28, "abce" + "2" * 28]
+    for job_id in ids:
+        catalog.add_job(_job_with_id(job_id))
+    finder = catalog if side == "catalog" else CatalogReader(catalog.url)
+    assert finder.get_job("ABCD").id == ids[0] and finder.get_job(ids[1]).id == ids[1]
     with pytest.raises(UnknownJob, match="no job"):
-        catalog.get_job("ffff0000ffff")
-    with pytest.raises(UnknownJob, match="too short"):
-        catalog.get_job("ab")
+        finder.get_job("ffff0000ffff")
+    with pytest.raises(UnknownJob, match=f"ambiguous: {ids[1][:12]}, {ids[2][:12]}"):
+        finder.get_job("abce")
+    for pattern in ("ab", "%0000", "abc_", "ab%", "_bcd", "a" * 33, "ab cd"):
+        with pytest.raises(UnknownJob, match="is not a job id"):
+            finder.get_job(pattern)
+
+
+def test_reader_rows_carry_the_columns_of_the_catalog_records() -> None:
+    for row, record in ((JobRow, JobRecord), (ArtifactRow, ArtifactRecord),
+                        (EdgeRow, LineageEdge), (ModelRow, ModelRecord)):
+        columns = [c.name for c in record.__table__.c]  # type: ignore[attr-defined]
+        assert [f.name for f in fields(row)] == columns, row.__name__
+
+
+def test_reader_reads_what_the_catalog_wrote(catalog: Catalog) -> None:
+    parent, _ = catalog.add_job(new_job())
+    child, _ = catalog.add_job(new_job(), [parent.id])
+    catalog.claim(parent.id, "w@h", 1, JobState.QUEUED, 0)
+    catalog.commit_result(parent.id, 1, [artifact(parent.id, 1)], [])
+    reader = CatalogReader(catalog.url)
+    row = reader.get_job(parent.id)
+    record = catalog.get_job(parent.id)
+    assert {f.name: getattr(row, f.name) for f in fields(row)} == \
+        {c: getattr(record, c) for c in (f.name for f in fields(row))}
+    assert row.state is JobState.SUCCEEDED and row.created_at.utcoffset() is not None
+    assert [d.id for d in reader.dependencies(child.id)] == [parent.id]
+    assert [a.name for a in reader.artifacts(parent.id)] == ["music.mid"]
+    assert [j.id for j in reader.list_jobs([JobState.QUEUED])] == [child.id]
+
+
+def test_a_catalog_not_made_yet_reads_as_empty(tmp_path) -> None:
+    reader = CatalogReader(f"sqlite:///{tmp_path / 'nothing-yet.db'}")
+    assert reader.list_jobs() == []
+    with pytest.raises(UnknownJob, match="no job"):
+        reader.get_job("abcd")
 
 
 def test_list_filters_by_state_and_kind_newest_first(catalog: Catalog) -> None:
@@ -113,13 +158,6 @@ def test_commit_records_the_jobs_inputs_in_its_lineage(catalog: Catalog) -> None
     assert attempt == 1 and catalog.commit_result(child.id, 1, [artifact(child.id, 1)], [])
     inputs = {(e.parent_id, e.relation) for e in catalog.parents(child.id)}
     assert inputs == {(first.id, "input"), (second.id, "input")}
-
-
-def test_a_job_without_inputs_is_dispatched_as_it_is_catalogued(catalog: Catalog) -> None:
-    parent, _ = catalog.add_job(new_job())
-    child, _ = catalog.add_job(new_job(), depends_on=[parent.id])
-    assert catalog.get_job(parent.id).dispatched_at is not None
-    assert catalog.get_job(child.id).dispatched_at is None
 
 
 def test_unreachable_database_is_a_clear_error() -> None:

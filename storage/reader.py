@@ -1,0 +1,225 @@
+"""The catalog for reading only, in plain SQL over the database's own driver.
+
+The CLI's quick commands (status, ls, wait, artifacts, lineage) are called in loops by scripts
+and DAW tools; importing SQLAlchemy costs them 0.3 s, more than everything else they do.
+These rows carry the same names as the catalog's records (storage.models; a test keeps them
+equal), so the views that show a job take either.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from storage.errors import CatalogDamaged, CatalogUnavailable, UnknownJob, describe_url
+from storage.states import JobState, as_utc
+
+JOB_ID = re.compile(r"^[0-9a-f]{4,32}$")
+SHOWN_CANDIDATES = 5
+_MOMENTS = {"created_at", "dispatched_at", "started_at", "finished_at", "at", "updated_at"}
+
+
+@dataclass
+class JobRow:
+    id: str
+    kind: str
+    tag: str
+    state: JobState
+    params_json: str
+    seed: int
+    priority: int
+    project: str
+    idempotency_key: str | None
+    model: str | None
+    created_at: datetime
+    dispatched_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    worker: str | None
+    worker_pid: int | None
+    progress: float
+    reason: str | None
+    error: str | None
+
+
+@dataclass
+class ArtifactRow:
+    id: str
+    job_id: str
+    attempt: int
+    name: str
+    sha256: str
+    media_type: str
+    bytes: int
+    created_at: datetime
+
+
+@dataclass
+class EdgeRow:
+    id: int
+    child_id: str
+    parent_id: str
+    relation: str
+
+
+@dataclass
+class ModelRow:
+    sha256: str
+    name: str
+    path: str
+    vram_mb: int | None
+    load_s: float | None
+    updated_at: datetime
+
+
+R = TypeVar("R", JobRow, ArtifactRow, EdgeRow, ModelRow)
+TABLES: dict[type, str] = {JobRow: "jobs", ArtifactRow: "artifacts", EdgeRow: "lineage",
+                           ModelRow: "models"}
+
+
+def check_job_id(job_id: str) -> str:
+    """A job id or prefix as the catalog matches it: 4 to 32 hex digits, lower case."""
+    prefix = job_id.strip().lower()
+    if not JOB_ID.match(prefix):
+        shown = repr(job_id[:40]) + ("…" if len(job_id) > 40 else "")
+        raise UnknownJob(f"job id {shown} is not a job id: give 4 to 32 of its hex digits "
+                         "(`farm ls` lists jobs)")
+    return prefix
+
+
+def one_match(prefix: str, found: list[Any]) -> Any:
+    """The only job found by a prefix, or UnknownJob naming none or the candidates."""
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UnknownJob(f"no job '{prefix}' in the catalog; `farm ls` lists jobs")
+    shown = ", ".join(j.id[:12] for j in found[:SHOWN_CANDIDATES])
+    more = " and more" if len(found) > SHOWN_CANDIDATES else ""
+    raise UnknownJob(f"job id '{prefix}' is ambiguous: {shown}{more}; give more characters")
+
+
+def _value(name: str, value: Any) -> Any:
+    if name in _MOMENTS and value is not None:
+        return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+    if name == "state" and value is not None:
+        return JobState(value)
+    return value
+
+
+class CatalogReader:
+    """Reads of the catalog at a `sqlite:///` or `postgresql://` URL. A SQLite catalog not
+    made yet reads as empty."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        try:
+            conn = self._open()
+        except FileNotFoundError:
+            yield None
+            return
+        try:
+            yield conn.cursor()
+        finally:
+            conn.close()
+
+    def _open(self) -> Any:
+        if self.sqlite:
+            path = unquote(self.url.split("///", 1)[-1].split("?", 1)[0])
+            if not os.path.exists(path):
+                raise FileNotFoundError(path)
+            try:
+                return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            except sqlite3.Error as exc:
+                raise CatalogUnavailable(f"cannot open the catalog {path}: {exc}") from exc
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"),
+                                   connect_timeout=5)
+        except psycopg.Error as exc:
+            raise CatalogUnavailable(f"cannot open the catalog at {describe_url(self.url)}: "
+                                     f"{_first_line(exc)}") from exc
+
+    def _rows(self, row: type[R], where: str, params: Iterable[Any] = (),
+              tail: str = "") -> list[R]:
+        names = [f.name for f in fields(row)]
+        sql = f"SELECT {', '.join(names)} FROM {TABLES[row]} WHERE {where} {tail}"
+        if not self.sqlite:
+            sql = sql.replace("?", "%s")
+        with self._cursor() as cursor:
+            if cursor is None:
+                return []
+            try:
+                cursor.execute(sql, tuple(params))
+                found = cursor.fetchall()
+            except Exception as exc:  # sqlite3 and psycopg share no error base class
+                return self._failed(exc)
+        return [row(**{n: _value(n, v) for n, v in zip(names, values, strict=True)})
+                for values in found]
+
+    def _failed(self, exc: Exception) -> list[Any]:
+        text = _first_line(exc)
+        if "no such table" in text or "does not exist" in text:
+            return []  # a catalog file that no farm process has set up yet
+        if any(word in text.lower() for word in ("malformed", "not a database", "corrupt")):
+            raise CatalogDamaged(f"the catalog is damaged ({text}); `farm doctor` says how to "
+                                 "recover it") from exc
+        raise CatalogUnavailable(f"cannot read the catalog: {text}") from exc
+
+    def get_job(self, job_id: str) -> JobRow:
+        prefix = check_job_id(job_id)
+        exact = self._rows(JobRow, "id = ?", [prefix])
+        if exact:
+            return exact[0]
+        found = self._rows(JobRow, "id LIKE ? ESCAPE '!'", [prefix + "%"],
+                           f"ORDER BY id LIMIT {SHOWN_CANDIDATES + 1}")
+        return one_match(prefix, found)
+
+    def list_jobs(self, states: Iterable[JobState] = (), kinds: Iterable[str] = (),
+                  limit: int = 50) -> list[JobRow]:
+        names, kinds = [str(s) for s in states], list(kinds)
+        where, params = ["1 = 1"], list[str]()
+        for column, values in (("state", names), ("kind", kinds)):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params += values
+        return self._rows(JobRow, " AND ".join(where), params,
+                          f"ORDER BY created_at DESC, id LIMIT {int(limit)}")
+
+    def artifacts(self, job_id: str) -> list[ArtifactRow]:
+        return self._rows(ArtifactRow, "job_id = ?", [job_id], "ORDER BY name")
+
+    def artifact(self, artifact_id: str) -> ArtifactRow | None:
+        found = self._rows(ArtifactRow, "id = ?", [artifact_id])
+        return found[0] if found else None
+
+    def artifact_by_sha(self, sha256: str) -> list[ArtifactRow]:
+        return self._rows(ArtifactRow, "sha256 = ?", [sha256])
+
+    def dependencies(self, job_id: str) -> list[JobRow]:
+        return self._rows(JobRow, "id IN (SELECT depends_on FROM job_deps WHERE job_id = ?)",
+                          [job_id], "ORDER BY created_at")
+
+    def parents(self, child_id: str) -> list[EdgeRow]:
+        return self._rows(EdgeRow, "child_id = ?", [child_id], "ORDER BY id")
+
+    def model(self, sha256: str) -> ModelRow | None:
+        found = self._rows(ModelRow, "sha256 = ?", [sha256])
+        return found[0] if found else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
