@@ -37,7 +37,8 @@ from pipelines.brain import (
     rules_defaults,
 )
 from pipelines.brain.merge import merge_answer
-from pipelines.midi import GENRES, KEYS, MODES, MOODS, TIME_SIGNATURES, MidiPipeline, MidiRequest
+from pipelines.midi import MidiPipeline, MidiRequest
+from pipelines.vocabulary import GENRES, KEYS, MODES, MOODS, TIME_SIGNATURES, MusicParams
 
 REPO = Path(__file__).resolve().parent.parent
 THREADS = 1  # two busy-waiting llama.cpp threads on a shared 2-core box run several times slower
@@ -248,7 +249,7 @@ def test_twenty_varied_intents_come_back_schema_valid_from_the_model(
         assert result.raw is not None and set(result.raw) == schema_keys, text
         assert 0 < result.tokens <= brain.config["max_tokens"]
         MusicIntent.model_validate(result.intent.model_dump())
-        MidiRequest(**result.intent.midi_params())  # the midi job takes these params as they are
+        MusicParams.model_validate(result.intent.midi_params())  # the midi job takes them as they are
     tokens = [r.tokens for r in varied["results"].values()]
     seconds = [r.seconds for r in varied["results"].values()]
     print(f"\nintent tokens {min(tokens)}..{max(tokens)}, mean {sum(tokens) / len(tokens):.0f}; "

@@ -37,11 +37,9 @@ def test_canonical_to_midi_to_canonical_is_exact(genre: str, signature: str) -> 
     assert midi_to_music(music_to_midi(music)) == music
 
 
-def test_canonical_json_is_stable_text() -> None:
-    first = MidiPipeline()(MidiRequest(seed=8)).music
-    again = MidiPipeline()(MidiRequest(seed=8)).music
-    assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)
-    for track in first["tracks"]:
+def test_canonical_notes_are_sorted_by_tick_and_pitch() -> None:
+    # Determinism across processes is tested on the bytes (test_midi_pipeline); this JSON is their twin.
+    for track in MidiPipeline()(MidiRequest(seed=8)).music["tracks"]:
         keys = [(n["tick"], n["pitch"]) for n in track["notes"]]
         assert keys == sorted(keys)
 

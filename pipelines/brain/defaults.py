@@ -10,7 +10,7 @@ from typing import Any
 
 from pipelines.brain.rules import find_phrases, normalize_text, read_facts, read_hints
 from pipelines.brain.words import CURVE_WORDS, TEMPO_WORDS
-from pipelines.midi import GENRES, ROLES
+from pipelines.vocabulary import GENRES, ROLES
 
 GENRE_TEMPO = {"triphop": 90, "lofi": 80, "house": 124, "ballad": 72, "jazz": 120, "folk": 100,
                "rock": 124, "ambient": 70, "pop": 112}

@@ -1,7 +1,7 @@
 """Reading what a musician's words state outright (tempo, key, meter, bars, genre, mood, parts).
 
 `read_facts` returns only what the text says; `read_hints` what its words imply ("club track"
-implies house). Both return MusicIntent field names with values in the pipelines.midi vocabulary.
+implies house). Both return MusicIntent field names with values in pipelines.vocabulary.
 """
 
 from __future__ import annotations
@@ -19,10 +19,17 @@ from pipelines.brain.words import (
     VOICE_NOUNS,
     VOICE_WORDS,
 )
-from pipelines.midi import MODES, ROLES, TIME_SIGNATURES
-from pipelines.midi.theory import normalize_key, normalize_mode
+from pipelines.vocabulary import (
+    MODE_ALIASES,
+    MODES,
+    ROLES,
+    TEMPO_BPM,
+    TIME_SIGNATURES,
+    normalize_key,
+    normalize_mode,
+)
 
-_MODE_WORDS = "major|minor|maj|min|ionian|" + "|".join(m for m in MODES if m not in ("major", "minor"))
+_MODE_WORDS = "|".join(sorted((*MODES, *MODE_ALIASES), key=len, reverse=True))
 _ACCIDENTAL = r"(#|b|[ -]sharp|[ -]flat)?"
 # "in D minor", "In F# dorian", "key of Bb", "in e flat minor"; a lower-case tonic only with a mode.
 _KEY_AFTER_IN = re.compile(
@@ -74,7 +81,7 @@ def read_tempo(text: str) -> float | None:
     for pattern in _TEMPO:
         for match in pattern.finditer(text):
             bpm = float(match.group(1))
-            if 20 <= bpm <= 300:
+            if TEMPO_BPM.low <= bpm <= TEMPO_BPM.high:
                 return bpm
     return None
 

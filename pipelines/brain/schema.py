@@ -14,8 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pipelines.brain.defaults import default_sections, rules_defaults, shaped_curve
 from pipelines.brain.words import GENRE_NAMES, MOOD_WORDS
-from pipelines.midi import GENRES, KEYS, MODES, MOODS, ROLES, TIME_SIGNATURES
-from pipelines.midi.theory import normalize_key, normalize_mode
+from pipelines.vocabulary import (
+    BARS,
+    ENERGY,
+    GENRES,
+    KEYS,
+    MODES,
+    MOODS,
+    ROLES,
+    TEMPO_BPM,
+    TIME_SIGNATURES,
+    normalize_key,
+    normalize_mode,
+)
 
 SECTION_NAMES: tuple[str, ...] = ("intro", "verse", "chorus", "bridge", "breakdown", "drop", "outro")
 MAX_SECTIONS = 8
@@ -29,7 +40,7 @@ GENERATION_MAX_SECTIONS = 4
 MIDI_PARAM_KEYS = ("genre", "mood", "key", "mode", "tempo_bpm", "time_signature", "bars", "energy",
                    "energy_curve", "instrumentation")
 
-Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Energy = Annotated[float, Field(ge=ENERGY.low, le=ENERGY.high)]
 
 
 def _member(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -44,7 +55,7 @@ class SectionPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    bars: int = Field(ge=1, le=512)
+    bars: int = Field(ge=BARS.low, le=BARS.high)
 
     @field_validator("name")
     @classmethod
@@ -53,21 +64,21 @@ class SectionPlan(BaseModel):
 
 
 class MusicIntent(BaseModel):
-    """Everything the studio graph needs from an intent; values are in the pipelines.midi vocabulary."""
+    """Everything the studio graph needs from an intent; values are in pipelines.vocabulary."""
 
     model_config = ConfigDict(extra="forbid")
 
     genre: str
     mood: str
-    tempo_bpm: float = Field(ge=20, le=300)
+    tempo_bpm: float = Field(ge=TEMPO_BPM.low, le=TEMPO_BPM.high)
     key: str
     mode: str
     time_signature: str
-    bars: int = Field(ge=1, le=512)
+    bars: int = Field(ge=BARS.low, le=BARS.high)
     sections: list[SectionPlan] = Field(min_length=1, max_length=MAX_SECTIONS)
     instrumentation: list[str] = Field(min_length=1, max_length=len(ROLES))
-    energy: Unit
-    energy_curve: list[Unit] = Field(min_length=1, max_length=MAX_SECTIONS)
+    energy: Energy
+    energy_curve: list[Energy] = Field(min_length=1, max_length=MAX_SECTIONS)
     vocal_character: str = Field(max_length=TEXT_LIMITS["vocal_character"])
     image_prompt: str = Field(max_length=TEXT_LIMITS["image_prompt"])
     audio_texture_prompt: str = Field(max_length=TEXT_LIMITS["audio_texture_prompt"])
@@ -117,7 +128,7 @@ class MusicIntent(BaseModel):
         return self
 
     def midi_params(self) -> dict[str, Any]:
-        """Params of a `midi` job (pipelines.midi.MidiRequest fields); the curve is one value a bar."""
+        """Params of a `midi` job (pipelines.vocabulary.MusicParams); the curve is one value a bar."""
         per_bar = [value for section, value in zip(self.sections, self.energy_curve, strict=True)
                    for _ in range(section.bars)]
         params = self.model_dump(include=set(MIDI_PARAM_KEYS))
@@ -214,17 +225,17 @@ def _rule_breaking(value: Any) -> list[str] | None:
 
 def _bars(value: Any) -> int | None:
     number = _number(value)
-    return None if number is None else int(min(512, max(1, round(number))))
+    return None if number is None else int(min(BARS.high, max(BARS.low, round(number))))
 
 
 _SCALARS: dict[str, Callable[[Any], Any]] = {
     "genre": _word(GENRE_NAMES, GENRES), "mood": _word(MOOD_WORDS, MOODS),
-    "tempo_bpm": _clamped(20, 300),
+    "tempo_bpm": _clamped(*TEMPO_BPM),
     "key": lambda v: normalize_key(v) if isinstance(v, str) else None,
     "mode": lambda v: normalize_mode(v) if isinstance(v, str) else None,
     "time_signature": lambda v: v.strip() if isinstance(v, str) and v.strip() in TIME_SIGNATURES
     else None,
-    "bars": _bars, "energy": _clamped(0, 1), "instrumentation": _roles,
+    "bars": _bars, "energy": _clamped(*ENERGY), "instrumentation": _roles,
     **{name: _trimmed(limit) for name, limit in TEXT_LIMITS.items()},
     "rule_breaking": _rule_breaking,
 }

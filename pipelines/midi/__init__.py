@@ -2,11 +2,9 @@
 
 from typing import Any
 
-from pipelines.midi.canonical import ROLES, midi_to_music, music_to_midi
-from pipelines.midi.meter import TIME_SIGNATURES
+from pipelines.midi.canonical import midi_to_music, music_to_midi
 from pipelines.midi.pipeline import MidiPipeline, MidiRequest, MidiResult, check_request
-from pipelines.midi.styles import GENRES, MOODS
-from pipelines.midi.theory import KEYS, MODES
+from pipelines.vocabulary import GENRES, KEYS, MODES, MOODS, ROLES, TIME_SIGNATURES
 
 __all__ = [
     "GENRES", "KEYS", "MODES", "MOODS", "ROLES", "TIME_SIGNATURES", "MidiPipeline", "MidiRequest",

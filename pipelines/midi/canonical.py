@@ -16,10 +16,10 @@ import mido
 
 from pipelines.errors import BadMidiFile, BadMusicParams
 from pipelines.midi.score import Note, clean_notes
-from pipelines.midi.theory import Key, normalize_key, normalize_mode
+from pipelines.midi.theory import Key
+from pipelines.vocabulary import ROLES
 
 FORMAT = "studio-farm.music/1"
-ROLES = ("melody", "chords", "bass", "drums")
 DRUM_CHANNEL = 9
 _STRUCTURAL = frozenset({"format", "ppq", "tempo_map", "time_signature_map", "tracks", "chords"})
 
@@ -75,11 +75,9 @@ def _conductor(music: dict[str, Any]) -> mido.MidiTrack:
     meta = {k: v for k, v in music.items() if k not in _STRUCTURAL}
     events = [(0, 0, 0, mido.MetaMessage("track_name", name="conductor")),
               (0, 0, 1, mido.MetaMessage("text", text=f"{FORMAT} {_dump(meta)}"))]
-    key, mode = music.get("key"), music.get("mode")
-    if isinstance(key, str) and isinstance(mode, str) and normalize_key(key) and normalize_mode(
-            mode):
-        signature = Key(normalize_key(key) or key, normalize_mode(mode) or mode).signature_name()
-        events.append((0, 0, 2, mido.MetaMessage("key_signature", key=signature)))
+    key = Key.named(music.get("key"), music.get("mode"))
+    if key is not None:
+        events.append((0, 0, 2, mido.MetaMessage("key_signature", key=key.signature_name())))
     for sig in music["time_signature_map"]:
         events.append((sig["tick"], 0, 3, mido.MetaMessage(
             "time_signature", numerator=sig["numerator"], denominator=sig["denominator"])))
@@ -100,11 +98,11 @@ def _note_track(track: dict[str, Any], end_tick: int) -> mido.MidiTrack:
     events = [(0, 0, 0, mido.MetaMessage("track_name", name=track["name"])),
               (0, 0, 1, mido.Message("program_change", channel=channel,
                                      program=track.get("program", 0)))]
-    notes = [Note(n["tick"], n["duration"], n["pitch"], n["velocity"]) for n in track["notes"]]
+    notes = [Note.from_dict(n) for n in track["notes"]]
     for note in clean_notes(notes, end_tick):
         events.append((note.tick, 2, note.pitch, mido.Message(
             "note_on", channel=channel, note=note.pitch, velocity=note.velocity)))
-        events.append((note.tick + note.duration, 1, note.pitch, mido.Message(
+        events.append((note.end, 1, note.pitch, mido.Message(
             "note_off", channel=channel, note=note.pitch, velocity=0)))
     return _as_track(events)
 
@@ -141,7 +139,7 @@ class _Reader:
         tick, name = 0, None  # name: str | None, set by the first track_name
         programs: dict[int, int] = {}
         active: dict[tuple[int, int], tuple[int, int]] = {}
-        notes: dict[int, list[dict[str, int]]] = {}
+        notes: dict[int, list[Note]] = {}
         for message in track:
             tick += message.time
             if message.is_meta:
@@ -151,7 +149,7 @@ class _Reader:
             elif message.type in ("note_on", "note_off"):
                 self._note(message, tick, active, notes)
         for (channel, pitch), (start, velocity) in sorted(active.items()):
-            notes.setdefault(channel, []).append(_note_dict(start, tick, pitch, velocity))
+            notes.setdefault(channel, []).append(_sounded(start, tick, pitch, velocity))
         # A part with no notes still names its channel through its program change.
         channels = sorted(notes) or sorted(programs)
         for channel in channels:
@@ -161,7 +159,8 @@ class _Reader:
             self.tracks.append({
                 "name": label, "role": _role(channel, name), "channel": channel,
                 "program": programs.get(channel, 0),
-                "notes": sorted(notes.get(channel, []), key=lambda n: (n["tick"], n["pitch"])),
+                "notes": [n.as_dict() for n in sorted(notes.get(channel, []),
+                                                      key=lambda n: (n.tick, n.pitch))],
             })
 
     def _meta(self, message: mido.MetaMessage, tick: int, name: str | None) -> str | None:
@@ -183,19 +182,19 @@ class _Reader:
 
     @staticmethod
     def _note(message: mido.Message, tick: int, active: dict[tuple[int, int], tuple[int, int]],
-              notes: dict[int, list[dict[str, int]]]) -> None:
+              notes: dict[int, list[Note]]) -> None:
         key = (message.channel, message.note)
         if key in active:  # a note-off, or a re-strike that ends the sounding note
             start, velocity = active.pop(key)
             notes.setdefault(message.channel, []).append(
-                _note_dict(start, tick, message.note, velocity))
+                _sounded(start, tick, message.note, velocity))
         if message.type == "note_on" and message.velocity > 0:
             active[key] = (tick, message.velocity)
 
 
-def _note_dict(start: int, stop: int, pitch: int, velocity: int) -> dict[str, int]:
+def _sounded(start: int, stop: int, pitch: int, velocity: int) -> Note:
     # A zero-length note cannot be written back; it keeps one tick.
-    return {"tick": start, "duration": max(1, stop - start), "pitch": pitch, "velocity": velocity}
+    return Note(start, max(1, stop - start), pitch, velocity)
 
 
 def _role(channel: int, name: str | None) -> str:

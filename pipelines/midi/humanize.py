@@ -25,8 +25,7 @@ def swing_notes(notes: list[Note], swing: float, unit: int) -> list[Note]:
     out = []
     for note in notes:
         if note.tick % (2 * unit) == unit:
-            end = note.tick + note.duration
-            note = Note(note.tick + delay, max(1, end - note.tick - delay), note.pitch,
+            note = Note(note.tick + delay, max(1, note.end - note.tick - delay), note.pitch,
                         note.velocity)
         out.append(note)
     return out
@@ -69,7 +68,7 @@ def humanize(notes: list[Note], plan: Plan, role: str, rng: random.Random) -> li
         if role == "melody" or (role == "drums" and note.pitch in LAID_BACK):
             shift += laid_back
         tick = max(0, min(plan.total_ticks - 1, note.tick + round(shift)))
-        end = min(plan.total_ticks, max(tick + 1, note.tick + note.duration + round(shift)))
+        end = min(plan.total_ticks, max(tick + 1, note.end + round(shift)))
         velocity = round(note.velocity + rng.gauss(0.0, spread))
         out.append(Note(tick, end - tick, note.pitch, max(1, min(127, velocity))))
     return out

@@ -8,19 +8,6 @@ from functools import cached_property
 PPQ = 480
 EIGHTH = PPQ // 2
 SIXTEENTH = PPQ // 4
-TIME_SIGNATURES: tuple[str, ...] = ("2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "9/8", "12/8")
-DENOMINATORS = (1, 2, 4, 8, 16)
-
-
-def parse_time_signature(text: str) -> tuple[int, int] | None:
-    """(numerator, denominator) of '7/8', or None when it is not a usable signature."""
-    parts = text.strip().split("/") if isinstance(text, str) else []
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        return None
-    numerator, denominator = int(parts[0]), int(parts[1])
-    if not 1 <= numerator <= 16 or denominator not in DENOMINATORS:
-        return None
-    return numerator, denominator
 
 
 def _groups(count: int) -> tuple[int, ...]:

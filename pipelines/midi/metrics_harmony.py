@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from pipelines.midi.piece import N, Piece
+from pipelines.midi.piece import Piece
+from pipelines.midi.score import Note
 from pipelines.midi.theory import Key, chord_from_numeral
 
 QUALITIES = {"M": (0, 4, 7), "m": (0, 3, 7), "d": (0, 3, 6)}
@@ -31,9 +32,9 @@ PLAUSIBLE_SHARE = 0.02
 TEMPLATE_N = 4
 
 
-def _beat_weights(notes: list[N], beats: list[tuple[int, int]]) -> Iterable[tuple[list[float], int]]:
+def _beat_weights(notes: list[Note], beats: list[tuple[int, int]]) -> Iterable[tuple[list[float], int]]:
     """Per beat: duration-weighted pitch-class histogram and the lowest pitch sounding (-1: none)."""
-    ordered, index, active = sorted(notes), 0, list[N]()
+    ordered, index, active = sorted(notes), 0, list[Note]()
     for start, end in beats:
         while index < len(ordered) and ordered[index].tick < end:
             active.append(ordered[index])
@@ -148,7 +149,7 @@ def template_overlap(sequence: list[str], mode_family: str) -> float | None:
     return sum(g in known for g in grams) / len(grams)
 
 
-def harmony_tone_ratio(piece: Piece, melody: list[N],
+def harmony_tone_ratio(piece: Piece, melody: list[Note],
                        chords: list[tuple[int, int, str] | None]) -> float | None:
     """Melody notes on felt beats whose pitch class belongs to the beat's estimated triad or
     sounds in the accompaniment then (a doubled voice, a seventh)."""
@@ -179,7 +180,7 @@ def count_transitions(sequence: list[str], table: dict[str, dict[str, int]]) -> 
         row[after] = row.get(after, 0) + 1
 
 
-def harmony_metrics(piece: Piece, melody: list[N], key: Key | None,
+def harmony_metrics(piece: Piece, melody: list[Note], key: Key | None,
                     table: dict[str, Any]) -> dict[str, float | None]:
     chords = estimate_chords(piece) if piece.accompaniment else []
     sequence = labels(chords, key) if key is not None else []

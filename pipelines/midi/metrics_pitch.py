@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from pipelines.midi.piece import N
+from pipelines.midi.score import Note
 from pipelines.midi.theory import MODE_STEPS, Key
 
 KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
@@ -33,7 +33,7 @@ _SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MOTIF_N, CONTOUR_N = 3, 8
 
 
-def pitch_class_entropy(notes: list[N]) -> float | None:
+def pitch_class_entropy(notes: list[Note]) -> float | None:
     if not notes:
         return None
     counts = Counter(n.pitch % 12 for n in notes)
@@ -41,7 +41,7 @@ def pitch_class_entropy(notes: list[N]) -> float | None:
     return -sum(c / total * math.log2(c / total) for c in counts.values())
 
 
-def scale_consistency(notes: list[N]) -> float | None:
+def scale_consistency(notes: list[Note]) -> float | None:
     if not notes:
         return None
     counts = Counter(n.pitch % 12 for n in notes)
@@ -58,11 +58,11 @@ def _pearson(xs: list[float], ys: tuple[float, ...]) -> float:
     return cov / (vx * vy) if vx and vy else 0.0
 
 
-def estimate_key(notes: list[N]) -> tuple[Key, float] | None:
+def estimate_key(notes: list[Note]) -> tuple[Key, float] | None:
     """The best Krumhansl-Schmuckler key and its correlation; ties go to the lower tonic, major."""
     histogram = [0.0] * 12
     for note in notes:
-        histogram[note.pitch % 12] += note.end - note.tick
+        histogram[note.pitch % 12] += note.duration
     if not notes or max(histogram) == min(histogram):
         return None
     best: tuple[float, int, str] | None = None
@@ -76,23 +76,23 @@ def estimate_key(notes: list[N]) -> tuple[Key, float] | None:
     return Key(_SHARP_NAMES[best[1]], best[2]), best[0]
 
 
-def in_key_ratio(notes: list[N], key: Key | None) -> float | None:
+def in_key_ratio(notes: list[Note], key: Key | None) -> float | None:
     if not notes or key is None:
         return None
     scale = key.scale
     return sum(n.pitch % 12 in scale for n in notes) / len(notes)
 
 
-def _intervals(line: list[N]) -> list[int]:
+def _intervals(line: list[Note]) -> list[int]:
     return [b.pitch - a.pitch for a, b in zip(line, line[1:], strict=False)]
 
 
-def melody_step_ratio(line: list[N]) -> float | None:
+def melody_step_ratio(line: list[Note]) -> float | None:
     moves = [abs(i) for i in _intervals(line) if i]
     return sum(m <= 2 for m in moves) / len(moves) if moves else None
 
 
-def melody_range(line: list[N]) -> int | None:
+def melody_range(line: list[Note]) -> int | None:
     return max(n.pitch for n in line) - min(n.pitch for n in line) if len(line) >= 2 else None
 
 
@@ -105,10 +105,10 @@ def repeated_ngram_rate(tokens: list[int], n: int) -> float | None:
     return sum(counts[g] > 1 for g in grams) / len(grams)
 
 
-def motif_reuse(line: list[N]) -> float | None:
+def motif_reuse(line: list[Note]) -> float | None:
     return repeated_ngram_rate(_intervals(line), MOTIF_N)
 
 
-def contour_repetition(line: list[N]) -> float | None:
+def contour_repetition(line: list[Note]) -> float | None:
     contour = [(i > 0) - (i < 0) for i in _intervals(line)]
     return repeated_ngram_rate(contour, CONTOUR_N)

@@ -31,7 +31,8 @@ from collections.abc import Iterable
 from functools import cache
 
 from pipelines.midi.meter import SIXTEENTH
-from pipelines.midi.piece import N, Piece
+from pipelines.midi.piece import Piece
+from pipelines.midi.score import Note
 
 Slot = tuple[int, int]  # bar index, sixteenth inside the bar
 
@@ -51,7 +52,7 @@ def _strength(piece: Piece, slot: Slot) -> float:
     return piece.bars[slot[0]].meter.strength(slot[1] * SIXTEENTH)
 
 
-def groove_consistency(piece: Piece, notes: list[N]) -> float | None:
+def groove_consistency(piece: Piece, notes: list[Note]) -> float | None:
     patterns: dict[int, set[int]] = {}
     for note in notes:
         (bar, slot), _ = slot_of(piece, note.tick)
@@ -68,7 +69,7 @@ def groove_consistency(piece: Piece, notes: list[N]) -> float | None:
     return 1 - statistics.fmean(distances) if distances else None
 
 
-def syncopation(piece: Piece, line: list[N]) -> float | None:
+def syncopation(piece: Piece, line: list[Note]) -> float | None:
     if len(line) < 2:
         return None
     grid = [(bar, s) for bar, b in enumerate(piece.bars) for s in range(round(b.length / b.sixteenth))]
@@ -93,7 +94,7 @@ def syncopation(piece: Piece, line: list[N]) -> float | None:
     return total / len(line)
 
 
-def _swing_samples(piece: Piece, notes: list[N]) -> list[float]:
+def _swing_samples(piece: Piece, notes: list[Note]) -> list[float]:
     by_beat: dict[int, list[float]] = {}
     for tick in sorted({n.tick for n in notes}):
         if piece.bar_of(tick)[1].meter.compound:
@@ -107,7 +108,7 @@ def _swing_samples(piece: Piece, notes: list[N]) -> list[float]:
     return samples
 
 
-def swing_ratio(piece: Piece, parts: Iterable[list[N]]) -> float | None:
+def swing_ratio(piece: Piece, parts: Iterable[list[Note]]) -> float | None:
     samples = [s for notes in parts for s in _swing_samples(piece, notes)]
     if len(samples) < 8:
         return None
@@ -115,7 +116,7 @@ def swing_ratio(piece: Piece, parts: Iterable[list[N]]) -> float | None:
     return p / (1 - p)
 
 
-def _deviations(piece: Piece, notes: list[N]) -> list[float]:
+def _deviations(piece: Piece, notes: list[Note]) -> list[float]:
     """Per grid slot the earliest onset (one per chord), minus its grid position's median, in ms."""
     first: dict[Slot, tuple[int, int]] = {}
     for note in notes:
@@ -130,7 +131,7 @@ def _deviations(piece: Piece, notes: list[N]) -> list[float]:
             for (bar, step), (tick, offset) in sorted(first.items())]
 
 
-def onset_jitter_ms(piece: Piece, parts: Iterable[list[N]]) -> float | None:
+def onset_jitter_ms(piece: Piece, parts: Iterable[list[Note]]) -> float | None:
     deviations = [abs(d) for notes in parts for d in _deviations(piece, notes)]
     return statistics.median(deviations) if deviations else None
 
@@ -143,7 +144,7 @@ def _lag1(values: list[float]) -> float | None:
     return num / sum((v - mean) ** 2 for v in values)
 
 
-def timing_drift_corr(piece: Piece, parts: Iterable[list[N]]) -> float | None:
+def timing_drift_corr(piece: Piece, parts: Iterable[list[Note]]) -> float | None:
     weighted = total = 0.0
     for notes in parts:
         deviations = _deviations(piece, notes)
@@ -154,16 +155,16 @@ def timing_drift_corr(piece: Piece, parts: Iterable[list[N]]) -> float | None:
     return weighted / total if total else None
 
 
-def velocity_spread(notes: list[N]) -> float | None:
+def velocity_spread(notes: list[Note]) -> float | None:
     return statistics.pstdev([n.velocity for n in notes]) if len(notes) >= 2 else None
 
 
-def empty_beat_rate(piece: Piece, notes: list[N]) -> float | None:
+def empty_beat_rate(piece: Piece, notes: list[Note]) -> float | None:
     if not notes:
         return None
     first, last = min(n.tick for n in notes), max(n.end for n in notes)
     beats = [b for b in piece.beats() if b[1] > first and b[0] < last]  # from the first note on
-    ordered, index, active, empty = sorted(notes), 0, list[N](), 0
+    ordered, index, active, empty = sorted(notes), 0, list[Note](), 0
     for start, end in beats:
         while index < len(ordered) and ordered[index].tick < end:
             active.append(ordered[index])
@@ -173,7 +174,7 @@ def empty_beat_rate(piece: Piece, notes: list[N]) -> float | None:
     return empty / len(beats) if beats else None
 
 
-def drum_hit_density(piece: Piece, drums: list[N]) -> float | None:
+def drum_hit_density(piece: Piece, drums: list[Note]) -> float | None:
     quarters = piece.end / piece.ppq
     return len({(n.tick, n.pitch) for n in drums}) / quarters if drums and quarters else None
 
@@ -194,7 +195,7 @@ def _drum_templates() -> frozenset[frozenset[tuple[str, int]]]:
     return frozenset(found)
 
 
-def drum_template_overlap(piece: Piece, drums: list[N]) -> float | None:
+def drum_template_overlap(piece: Piece, drums: list[Note]) -> float | None:
     bars: dict[int, set[tuple[str, int]]] = {}
     for note in drums:
         (bar, slot), _ = slot_of(piece, note.tick)

@@ -11,18 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pipelines.midi.meter import PPQ, Meter
-from pipelines.midi.theory import Key, normalize_key, normalize_mode
+from pipelines.midi.score import Note
+from pipelines.midi.theory import Key
+from pipelines.vocabulary import ROLES
 
 PITCHED_ROLES = ("melody", "chords", "bass")
-
-
-class N(NamedTuple):
-    """One note: onset and end in ticks, pitch, velocity."""
-
-    tick: int
-    end: int
-    pitch: int
-    velocity: int
 
 
 class Bar(NamedTuple):
@@ -34,24 +27,20 @@ class Bar(NamedTuple):
     sixteenth: float
 
 
-def _notes(track: dict[str, Any]) -> list[N]:
-    return [N(n["tick"], n["tick"] + n["duration"], n["pitch"], n["velocity"]) for n in track["notes"]]
-
-
-def _mean_pitch(notes: list[N]) -> float:
+def _mean_pitch(notes: list[Note]) -> float:
     return sum(n.pitch for n in notes) / len(notes)
 
 
-def assign_roles(tracks: list[dict[str, Any]]) -> dict[str, list[N]]:
+def assign_roles(tracks: list[dict[str, Any]]) -> dict[str, list[Note]]:
     """Notes by role. Tracks of no known role: the highest becomes the melody when there is none,
     the lowest the bass when there is none, the rest accompany as chords."""
-    parts: dict[str, list[N]] = {}
-    others: list[list[N]] = []
+    parts: dict[str, list[Note]] = {}
+    others: list[list[Note]] = []
     for track in tracks:
-        notes = _notes(track)
+        notes = [Note.from_dict(n) for n in track["notes"]]
         if not notes:
             continue
-        if track["role"] in ("melody", "chords", "bass", "drums"):
+        if track["role"] in ROLES:
             parts.setdefault(track["role"], []).extend(notes)
         else:
             others.append(notes)
@@ -63,14 +52,6 @@ def assign_roles(tracks: list[dict[str, Any]]) -> dict[str, list[N]]:
     for notes in others:
         parts.setdefault("chords", []).extend(notes)
     return {role: sorted(notes) for role, notes in parts.items()}
-
-
-def _declared_key(music: dict[str, Any]) -> Key | None:
-    key, mode = music.get("key"), music.get("mode")
-    if not isinstance(key, str) or not isinstance(mode, str):
-        return None
-    tonic, canonical = normalize_key(key), normalize_mode(mode)
-    return Key(tonic, canonical) if tonic and canonical else None
 
 
 def _bars(music: dict[str, Any], end: int) -> list[Bar]:
@@ -94,7 +75,7 @@ class Piece:
     """Parts by role, the bar grid and the tempo map of one piece."""
 
     ppq: int
-    parts: dict[str, list[N]]
+    parts: dict[str, list[Note]]
     bars: list[Bar]
     key: Key | None
     tempo_map: list[dict[str, Any]]
@@ -104,11 +85,11 @@ class Piece:
         self._bar_starts = [b.start for b in self.bars]
 
     @property
-    def pitched(self) -> list[N]:
+    def pitched(self) -> list[Note]:
         return sorted(n for role in PITCHED_ROLES for n in self.parts.get(role, []))
 
     @property
-    def accompaniment(self) -> list[N]:
+    def accompaniment(self) -> list[Note]:
         return sorted(n for role in ("chords", "bass") for n in self.parts.get(role, []))
 
     @property
@@ -142,12 +123,13 @@ def make_piece(music: dict[str, Any]) -> Piece:
     parts = assign_roles(music["tracks"])
     last = max((n.end for notes in parts.values() for n in notes), default=0)
     tempos = sorted(music["tempo_map"], key=lambda e: e["tick"])
-    return Piece(music["ppq"], parts, _bars(music, last), _declared_key(music), tempos)
+    key = Key.named(music.get("key"), music.get("mode"))
+    return Piece(music["ppq"], parts, _bars(music, last), key, tempos)
 
 
-def melody_line(notes: list[N], ppq: int) -> list[N]:
+def melody_line(notes: list[Note], ppq: int) -> list[Note]:
     """A monophonic line: of notes starting within a 64th of each other the highest (skyline)."""
-    line: list[N] = []
+    line: list[Note] = []
     window = max(1, ppq // 16)
     for note in sorted(notes, key=lambda n: (n.tick, -n.pitch)):
         if line and note.tick - line[-1].tick < window:

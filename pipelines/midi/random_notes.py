@@ -30,6 +30,6 @@ def random_like(music: dict[str, Any], seed: int) -> dict[str, Any]:
     end = max((n["tick"] + n["duration"] for t in music["tracks"] for n in t["notes"]), default=1)
     for track in out["tracks"]:
         notes = random_notes(len(track["notes"]), track["role"], end, music["ppq"], rng)
-        track["notes"] = [n._asdict() for n in notes]
+        track["notes"] = [n.as_dict() for n in notes]
     out["chords"] = []
     return out

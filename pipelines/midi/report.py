@@ -18,7 +18,7 @@ from pipelines.midi.bands import check_bands, inside_fraction, load_bands
 from pipelines.midi.canonical import midi_to_music, song_ticks
 from pipelines.midi.card import BANDED, card_metrics
 from pipelines.midi.meter import Meter
-from pipelines.midi.theory import Key, chord_pitch_classes, normalize_key, normalize_mode
+from pipelines.midi.theory import Key, chord_pitch_classes
 
 
 def _part_stats(notes: list[dict[str, int]]) -> dict[str, Any]:
@@ -46,14 +46,6 @@ def _duration_s(music: dict[str, Any], end: int) -> float:
     return round(seconds, 3)
 
 
-def _key(music: dict[str, Any]) -> Key | None:
-    key, mode = music.get("key"), music.get("mode")
-    if not isinstance(key, str) or not isinstance(mode, str):
-        return None
-    tonic, canonical_mode = normalize_key(key), normalize_mode(mode)
-    return Key(tonic, canonical_mode) if tonic and canonical_mode else None
-
-
 def _strong_beats(music: dict[str, Any], tick: int) -> tuple[bool, int]:
     """Whether `tick` is within a 32nd of a felt beat (humanized timing), and that beat."""
     ppq = music["ppq"]
@@ -75,7 +67,7 @@ def _strong_beats(music: dict[str, Any], tick: int) -> tuple[bool, int]:
 def _chord_tone_ratio(music: dict[str, Any]) -> float | None:
     chords = sorted(music.get("chords") or [], key=lambda c: c["tick"])
     melody = [n for t in music["tracks"] if t["role"] == "melody" for n in t["notes"]]
-    key = _key(music)
+    key = Key.named(music.get("key"), music.get("mode"))
     if not chords or not melody or key is None:
         return None
     starts = [c["tick"] for c in chords]
@@ -111,7 +103,7 @@ def basic_report(music: dict[str, Any]) -> dict[str, Any]:
     roles: dict[str, list[dict[str, int]]] = {}
     for track in music["tracks"]:
         roles.setdefault(track["role"], []).extend(track["notes"])
-    key = _key(music)
+    key = Key.named(music.get("key"), music.get("mode"))
     pitched = [n for role, notes in roles.items() if role != "drums" for n in notes]
     in_key = None
     if key is not None and pitched:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Note(NamedTuple):
-    """One note in ticks; velocity 1..127."""
+    """One note in ticks; velocity 1..127. Canonical JSON writes it as a dict of these four fields."""
 
     tick: int
     duration: int
     pitch: int
     velocity: int
+
+    @property
+    def end(self) -> int:
+        return self.tick + self.duration
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Note:
+        return cls(data["tick"], data["duration"], data["pitch"], data["velocity"])
+
+    def as_dict(self) -> dict[str, int]:
+        return {"tick": self.tick, "duration": self.duration, "pitch": self.pitch,
+                "velocity": self.velocity}
 
 
 def clamp(value: float, low: float, high: float) -> float:

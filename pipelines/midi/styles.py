@@ -41,6 +41,7 @@ class Style:
     fills: bool = True
 
 
+# Keyed by the vocabulary's GENRES; a test keeps the two equal.
 STYLES: dict[str, Style] = {
     "triphop": Style(
         major=(_p("I7 vi7 IV7 V"), _p("vi7 IV7 I7 V")),
@@ -107,7 +108,6 @@ STYLES: dict[str, Style] = {
         motif_bars=1, melody_center=69, chord_register=(52, 76), pickup=0.35,
     ),
 }
-GENRES: tuple[str, ...] = tuple(STYLES)
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ class Mood:
     velocity: int
 
 
+# Keyed by the vocabulary's MOODS; a test keeps the two equal.
 MOOD_TABLE: dict[str, Mood] = {
     "moody": Mood(energy=-0.05, density=0.9, register=-2, color=True, velocity=-4),
     "sad": Mood(energy=-0.12, density=0.8, register=-3, color=False, velocity=-8),
@@ -133,7 +134,6 @@ MOOD_TABLE: dict[str, Mood] = {
     "fragile": Mood(energy=-0.2, density=0.7, register=4, color=True, velocity=-14),
     "uplifting": Mood(energy=0.1, density=1.05, register=3, color=False, velocity=5),
 }
-MOODS: tuple[str, ...] = tuple(MOOD_TABLE)
 
 
 def default_swing(style: Style, tempo_bpm: float) -> float:

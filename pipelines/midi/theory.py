@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-KEYS: tuple[str, ...] = (
-    "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb",
-    "B", "Cb",
-)
+from pipelines.vocabulary import KEYS, normalize_key, normalize_mode
+
+# Keyed by the vocabulary's MODES; a test keeps the two equal.
 MODE_STEPS: dict[str, tuple[int, ...]] = {
     "major": (0, 2, 4, 5, 7, 9, 11),
     "minor": (0, 2, 3, 5, 7, 8, 10),
@@ -19,7 +19,6 @@ MODE_STEPS: dict[str, tuple[int, ...]] = {
     "aeolian": (0, 2, 3, 5, 7, 8, 10),
     "locrian": (0, 1, 3, 5, 6, 8, 10),
 }
-MODES: tuple[str, ...] = tuple(MODE_STEPS)
 MINOR_FAMILY = frozenset({"minor", "aeolian", "dorian", "phrygian", "locrian"})
 
 _NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -30,7 +29,6 @@ _MODE_OFFSET = {
     "major": 0, "dorian": 2, "phrygian": 4, "lydian": 5, "mixolydian": 7,
     "minor": 9, "aeolian": 9, "locrian": 11,
 }
-_MODE_ALIASES = {"ionian": "major", "maj": "major", "min": "minor"}
 _MAJOR_SIGS = {"#": ("C", "G", "D", "A", "E", "B", "F#", "C#"),
                "b": ("C", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb")}
 _MINOR_SIGS = {"#": ("Am", "Em", "Bm", "F#m", "C#m", "G#m", "D#m", "A#m"),
@@ -50,22 +48,6 @@ _SUFFIXES = {
 _NUMERAL = re.compile(r"^([b#]?)(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(.*)$")
 _DEGREES = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7}
 CHORD_SUFFIXES = ("", "7", "maj7", "9", "add9", "sus2", "sus4", "6")
-
-
-def normalize_key(name: str) -> str | None:
-    """The canonical spelling in KEYS of a key name ('d', 'bb', 'F♯'), or None."""
-    text = name.strip().replace("♯", "#").replace("♭", "b")
-    if not text:
-        return None
-    text = text[0].upper() + text[1:].lower()
-    return text if text in KEYS else None
-
-
-def normalize_mode(name: str) -> str | None:
-    """The canonical mode name ('Minor' -> 'minor', 'ionian' -> 'major'), or None."""
-    text = name.strip().lower()
-    text = _MODE_ALIASES.get(text, text)
-    return text if text in MODE_STEPS else None
 
 
 def pitch_class(name: str) -> int:
@@ -91,6 +73,14 @@ class Key:
 
     tonic: str
     mode: str
+
+    @classmethod
+    def named(cls, tonic: Any, mode: Any) -> Key | None:
+        """The key a document names in any spelling ('bb', 'Minor'); None unless both are known."""
+        if not isinstance(tonic, str) or not isinstance(mode, str):
+            return None
+        known_tonic, known_mode = normalize_key(tonic), normalize_mode(mode)
+        return cls(known_tonic, known_mode) if known_tonic and known_mode else None
 
     @property
     def pc(self) -> int:
