@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,14 @@ import pytest
 import redis
 
 import workers.context
+from tests import pg_server
 from workers.context import ProcessContext, process_context
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 11
+# The configured server; the `postgres_url` fixture falls back to a throwaway one of its own.
 POSTGRES_URL = os.environ.get("FARM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SKIP = "PostgreSQL tests need a server"
 
 
 def _free_port() -> int:
@@ -95,12 +98,13 @@ def farm_json(env: dict[str, str], *args: str, timeout: float = 120) -> Any:
 class Worker:
     """A real `farm worker` process."""
 
-    def __init__(self, env: dict[str, str], tags: str = "midi", concurrency: int = 1) -> None:
+    def __init__(self, env: dict[str, str], tags: str = "midi", concurrency: int = 1,
+                 module: str = "jobs.cli") -> None:
         self.env = env
         self.log = Path(env["FARM_HOME"]).parent / f"worker-{uuid.uuid4().hex[:8]}.log"
         with open(self.log, "w") as log:  # a file, not a pipe: nothing reads a pipe while it runs
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jobs.cli", "worker", "--tags", tags,
+                [sys.executable, "-m", module, "worker", "--tags", tags,
                  "--concurrency", str(concurrency), "--loglevel", "INFO"],
                 env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -140,8 +144,8 @@ class Worker:
 def start_worker(farm_env: dict[str, str]) -> Iterator[Any]:
     started: list[Worker] = []
 
-    def start(tags: str = "midi", concurrency: int = 1) -> Worker:
-        worker = Worker(farm_env, tags, concurrency)
+    def start(tags: str = "midi", concurrency: int = 1, module: str = "jobs.cli") -> Worker:
+        worker = Worker(farm_env, tags, concurrency, module)
         started.append(worker)
         return worker
 
@@ -153,6 +157,31 @@ def start_worker(farm_env: dict[str, str]) -> Iterator[Any]:
         worker.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """POSTGRES_URL if it answers, else a throwaway cluster of this session's own, else a skip."""
+    if pg_server.answers(POSTGRES_URL):
+        yield POSTGRES_URL
+        return
+    try:
+        server = pg_server.Server()
+    except pg_server.Unavailable as exc:  # cached: tried once, the same reason for every test
+        pytest.skip(f"{PG_SKIP}; nothing at {POSTGRES_URL} and {exc}")
+    yield server.url
+    server.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Give every PostgreSQL skip one location, so that -ra prints its reason once, with a count."""
+    report = yield
+    if call.excinfo and isinstance(report.longrepr, tuple) and PG_SKIP in report.longrepr[2]:
+        line = [entry.lineno + 1 for entry in call.excinfo.traceback if str(entry.path) == __file__][-1]
+        report.longrepr = (__file__, line, report.longrepr[2])
+    return report
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same catalog tests on SQLite and on PostgreSQL (a fresh schema per test)."""
@@ -161,11 +190,11 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         return
     import psycopg
 
+    conninfo: str = request.getfixturevalue("postgres_url")
     schema = f"farm_test_{uuid.uuid4().hex[:12]}"
-    conninfo = POSTGRES_URL
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    yield f"{conninfo}?options=-csearch_path%3D{schema}"
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -13,22 +13,22 @@ from pathlib import Path
 import pytest
 
 from storage.store import sha256_of_file
-from tests.conftest import POSTGRES_URL, REPO, Worker, farm, farm_json
+from tests.conftest import REPO, Worker, farm, farm_json
 
 LIMIT_BYTES = 64 * 1024  # room for its own log, not for the music of 128 bars
 
 
 @pytest.fixture
-def pg_env(farm_env: dict[str, str]) -> Iterator[dict[str, str]]:
+def pg_env(farm_env: dict[str, str], postgres_url: str) -> Iterator[dict[str, str]]:
     """A PostgreSQL catalog, so the worker's own file-size cap hits only the blob store."""
     import psycopg
 
     schema = f"farm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    farm_env["FARM_DB_URL"] = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    farm_env["FARM_DB_URL"] = f"{postgres_url}?options=-csearch_path%3D{schema}"
     yield farm_env
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
