@@ -1,24 +1,26 @@
-"""Settings in one typed class. Sources, later wins: defaults < farm.yaml < environment < CLI."""
+"""Settings in one typed class. Sources, later wins: defaults < farm.yaml < environment < CLI.
+
+The sources are read here rather than through pydantic-settings: that package imports asyncio
+and its own CLI machinery, a quarter of a second that every `farm status` would pay.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
-import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from jobs.errors import ConfigError
+from jobs.errors import ConfigError, shown
 
 DEFAULT_HOME = Path("~/.local/share/studio-farm")
+ENV_PREFIX = "FARM_"
+# Variables without the prefix that name a farm setting, as other tools spell them.
+ENV_ALIASES = {"REDIS_URL": "redis_url"}
 _MAX_SOCKET_PATH = 100
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -27,6 +29,13 @@ THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
 )
+# Query options of a Redis URL that both redis-py and kombu understand; anything else would
+# fail deep inside a connection, so it is refused when the settings are read.
+REDIS_QUERY_OPTIONS = frozenset({
+    "db", "socket_timeout", "socket_connect_timeout", "socket_keepalive", "health_check_interval",
+    "retry_on_timeout", "ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile",
+})
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class _Section(BaseModel):
@@ -59,24 +68,20 @@ class ModelConfig(_Section):
     model_path: Path | None = None
 
 
-class FarmSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="FARM_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
-    )
+class FarmSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
     home: Path = DEFAULT_HOME
-    redis_url: str | None = Field(
-        None, validation_alias=AliasChoices("redis_url", "FARM_REDIS_URL", "REDIS_URL")
-    )
+    redis_url: str | None = None
     db_url: str | None = None
-    devices: dict[str, DeviceConfig] = Field(default_factory=lambda: {"gpu0": DeviceConfig(vram_mb=16384)})
+    devices: dict[str, DeviceConfig] = Field(default_factory=lambda: {"gpu0": DeviceConfig()})
     threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     llm: LlmConfig = Field(default_factory=lambda: LlmConfig())
     midi: MidiConfig = Field(default_factory=lambda: MidiConfig())
     image: ModelConfig = Field(default_factory=lambda: ModelConfig())
     audio: ModelConfig = Field(default_factory=lambda: ModelConfig())
     worker_tags: list[str] = Field(default_factory=lambda: ["midi"])
-    namespace: str = Field("farm", pattern=r"^[A-Za-z0-9_.-]+$")
+    namespace: str = Field("farm", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     visibility_timeout_s: int = Field(12 * 3600, ge=10)
     heartbeat_s: float = Field(5.0, gt=0)
     device: str | None = None  # the GPU this worker's heavy jobs lease; None: the first one
@@ -85,27 +90,43 @@ class FarmSettings(BaseSettings):
     idle_unload_s: float = Field(300.0, ge=0)
     reconcile_every_s: float = Field(15.0, gt=0)
     shutdown_grace_s: float = Field(60.0, ge=0)  # then running jobs are killed and re-queued
+    # SQLite waits this long for a write lock; the catalog then retries for db_retry_s more
+    # before a worker leaves its job to the reconciler (a CLI command gives up sooner).
+    db_busy_timeout_s: float = Field(30.0, gt=0)
+    db_retry_s: float = Field(300.0, ge=0)
+    max_job_file_bytes: int = Field(1 << 20, ge=1024)  # job files are refused above this
+    _config_file: Path | None = PrivateAttr(None)  # the farm.yaml these settings were read from
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        return None if url is None else check_redis_url(url)
+
+    @field_validator("db_url")
+    @classmethod
+    def _db_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in ("sqlite", "postgresql", "postgresql+psycopg"):
+            raise ValueError(f"catalog URL scheme {shown(scheme or url, 24)} is not supported; "
+                             "use sqlite:///PATH/catalog.db or postgresql://user@host/db")
+        if scheme == "sqlite" and not url.startswith("sqlite:///"):
+            raise ValueError("a SQLite catalog URL is sqlite:///PATH (three slashes, then the path)")
+        return url
+
+    @property
+    def config_file(self) -> Path | None:
+        return self._config_file
 
     @property
     def worker_device(self) -> str:
         if self.device is not None:
             if self.device not in self.devices:
-                raise ConfigError(
-                    f"device '{self.device}' is not configured; known: {', '.join(self.devices)}"
-                )
+                raise ConfigError(f"device {shown(self.device)} is not configured; "
+                                  f"known: {', '.join(self.devices)}")
             return self.device
         return next(iter(self.devices))
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlFileSource(settings_cls))
 
     @property
     def home_dir(self) -> Path:
@@ -125,12 +146,13 @@ class FarmSettings(BaseSettings):
 
     @property
     def embedded_socket(self) -> Path:
+        """The embedded Redis socket: in FARM_HOME/run/ (private to the farm's user) or, when
+        that path is too long for a unix socket, in a private folder of this user's."""
         sock = self.run_dir / "redis.sock"
         if len(str(sock)) < _MAX_SOCKET_PATH:
             return sock
-        # Unix socket paths are capped near 108 bytes; deep homes get a short stable one.
         digest = hashlib.sha256(str(self.home_dir).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"studio-farm-{digest}.sock"
+        return short_socket_dir() / f"{digest}.sock"
 
     @property
     def catalog_url(self) -> str:
@@ -150,39 +172,117 @@ class FarmSettings(BaseSettings):
         return url
 
 
-class _YamlFileSource(PydanticBaseSettingsSource):
-    """Values from `--config` / FARM_CONFIG / $FARM_HOME/farm.yaml, when the file exists."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        explicit = os.environ.get("FARM_CONFIG")
-        home = Path(os.environ.get("FARM_HOME") or DEFAULT_HOME).expanduser()
-        path = Path(explicit).expanduser() if explicit else home / "farm.yaml"
-        if not path.exists():
-            if explicit:
-                raise ConfigError(f"config file {path} does not exist")
-            return {}
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from exc
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"config {path} must be a mapping of keys, not {type(data).__name__}")
-        return data
+def short_socket_dir() -> Path:
+    """A folder only this user can create or enter: $XDG_RUNTIME_DIR, else /tmp, each with a
+    folder of the user's own (checked before use, see jobs.broker.private_dir)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) if runtime and Path(runtime).is_dir() else Path("/tmp")
+    return base / f"studio-farm-{os.getuid()}"
 
 
-def load_settings(**overrides: Any) -> FarmSettings:
-    """Build settings; any invalid value becomes one ConfigError line."""
+def check_redis_url(url: str) -> str:
+    """The URL when redis-py and kombu can both use it; ValueError saying what is wrong."""
     try:
-        return FarmSettings(**{k: v for k, v in overrides.items() if v is not None})
+        parts = urlsplit(url)
+        options = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+        parts.port  # noqa: B018  (a bad port raises here)
+    except ValueError as exc:
+        raise ValueError(f"Redis URL is malformed: {exc}") from None
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ValueError(f"Redis URL scheme {shown(parts.scheme or url, 24)} is not supported; "
+                         "use redis://[:password@]host:port/db, rediss:// or unix:///path.sock")
+    unknown = sorted(set(options) - REDIS_QUERY_OPTIONS)
+    if unknown:
+        raise ValueError(f"Redis URL option {shown(unknown[0], 40)} is not supported; known: "
+                         f"{', '.join(sorted(REDIS_QUERY_OPTIONS))}")
+    return url
+
+
+def _yaml_values(path: Path, explicit: bool) -> dict[str, Any]:
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file {shown(str(path), 200)} does not exist")
+        return {}
+    from jobs.safe_yaml import YamlRefused, load_yaml
+
+    try:
+        data = load_yaml(path.read_text())
+    except (OSError, UnicodeDecodeError, YamlRefused) as exc:
+        raise ConfigError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def _env_values(environ: dict[str, str]) -> dict[str, Any]:
+    """FARM_* variables of known settings (FARM_LLM__N_CTX is llm.n_ctx); others are left
+    alone, as other tools may use the prefix too."""
+    fields = set(FarmSettings.model_fields)
+    values: dict[str, Any] = {}
+    for var, raw in sorted(environ.items()):
+        if var in ENV_ALIASES:
+            path = [ENV_ALIASES[var]]
+        elif var.startswith(ENV_PREFIX):
+            path = var.removeprefix(ENV_PREFIX).lower().split("__")
+        else:
+            continue
+        if path[0] not in fields or not all(path):
+            continue
+        target = values
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"environment variable {var} sets a part of a value given whole")
+        target[path[-1]] = _env_value(raw)
+    if "FARM_REDIS_URL" in environ:  # the farm's own spelling wins over the common one
+        values["redis_url"] = environ["FARM_REDIS_URL"]
+    return values
+
+
+def _env_value(raw: str) -> Any:
+    """Lists and mappings are written as JSON; everything else is taken as text."""
+    if raw[:1] in "[{":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> FarmSettings:
+    """Settings from the config file, the environment and `overrides` (CLI flags; None means
+    not given). The file is `config`, else FARM_CONFIG, else farm.yaml in the farm's home.
+    Any invalid value becomes one ConfigError line."""
+    environ = dict(os.environ)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    env = _env_values(environ)
+    explicit = config or environ.get("FARM_CONFIG")
+    home = Path(given.get("home") or env.get("home") or DEFAULT_HOME).expanduser()
+    path = Path(explicit).expanduser() if explicit else home / "farm.yaml"
+    values = _merge(_merge(_yaml_values(path, bool(explicit)), env), given)
+    try:
+        settings = FarmSettings.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise ConfigError(f"bad setting {where}: {first['msg']}") from exc
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown setting"
+        raise ConfigError(f"bad setting {where}: {message}") from exc
+    settings._config_file = path if path.exists() else None
+    return settings
 
 
 def apply_thread_caps(settings: FarmSettings) -> None:

@@ -39,3 +39,24 @@ class WaitTimedOut(FarmError):
 
 class NotRetryable(FarmError):
     """`farm retry` on a job that is still active or already succeeded."""
+
+
+class IdempotencyConflict(FarmError):
+    """An idempotency key already names a job with another spec."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value as an error line may echo it: quoted, control characters escaped, and cut to
+    `limit` characters with a count of what was left out."""
+    text = value if isinstance(value, str) else str(value)
+    cut = text[:limit]
+    escaped = repr(cut)
+    if len(text) > limit:
+        escaped += f"… ({len(text) - limit} more characters)"
+    return escaped
+
+
+def one_line(message: str, limit: int = 900) -> str:
+    """What the CLI prints for an error: one line, no control characters, at most `limit`."""
+    flat = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message.replace("\n", " "))
+    return flat if len(flat) <= limit else flat[:limit] + "…"

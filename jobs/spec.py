@@ -9,11 +9,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from jobs.errors import BadJobSpec
+from jobs.errors import BadJobSpec, shown
 from jobs.kinds import kind_info
+from jobs.safe_yaml import YamlRefused, load_yaml
 
 SPEC_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
 MAX_SEED = 2**32 - 1
@@ -60,6 +60,7 @@ class JobSpec(BaseModel):
 
 
 def parse_spec(data: Any, source: str = "job") -> JobSpec:
+    source = shown(source, 120)[1:-1] if len(source) > 120 or not source.isprintable() else source
     if not isinstance(data, dict):
         raise BadJobSpec(f"{source}: a job must be a mapping with at least 'kind'")
     try:
@@ -78,24 +79,36 @@ def describe_validation(exc: ValidationError) -> str:
         msg = "unknown field"
     got = first.get("input")
     quiet = first["type"] in ("missing", "extra_forbidden", "value_error")
-    shown = "" if quiet or isinstance(got, dict) else f" (got {got!r})"
+    echoed = "" if quiet or isinstance(got, dict) else f" (got {shown(_plain(got), 60)})"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{where}: {msg}{shown}{more}" if where else f"{msg}{more}"
+    where = shown(where, 80)[1:-1] if len(where) > 80 else where
+    return f"{where}: {msg}{echoed}{more}" if where else f"{msg}{more}"
 
 
-def read_spec_file(path: Path) -> tuple[JobSpec, str]:
-    """Parse a job file; returns the spec and the sha256 of its bytes (an idempotency key)."""
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def read_spec_file(path: Path, max_bytes: int = 1 << 20) -> tuple[JobSpec, str]:
+    """Parse a job file of at most `max_bytes`; returns the spec and the sha256 of its bytes
+    (an idempotency key)."""
+    where = shown(str(path), 120)
     if path.suffix.lower() not in SPEC_SUFFIXES:
-        raise BadJobSpec(f"{path}: a job file must end in {', '.join(SPEC_SUFFIXES)}")
+        raise BadJobSpec(f"{where}: a job file must end in {', '.join(SPEC_SUFFIXES)}")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise BadJobSpec(f"cannot read job file {path}: {exc.strerror or exc}") from exc
+        raise BadJobSpec(f"cannot read job file {where}: {exc.strerror or exc}") from exc
+    if len(raw) > max_bytes:
+        raise BadJobSpec(f"{where}: a job file may be at most {max_bytes} bytes "
+                         "(max_job_file_bytes in farm.yaml)")
     try:
         data = _decode(raw, path.suffix.lower())
-    except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadJobSpec(f"{path}: not valid {path.suffix[1:].upper()}: {reason}") from None
+        raise BadJobSpec(f"{where}: not valid {path.suffix[1:].upper()}: "
+                         f"{shown(reason, 200)[1:-1]}") from None
     return parse_spec(data, str(path)), hashlib.sha256(raw).hexdigest()
 
 
@@ -105,16 +118,16 @@ def _decode(raw: bytes, suffix: str) -> Any:
         return json.loads(text)
     if suffix == ".toml":
         return tomllib.loads(text)
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def parse_param(pair: str) -> tuple[str, Any]:
     """`k=v` from the command line; v is read as YAML so numbers and lists keep their type."""
     if "=" not in pair:
-        raise BadJobSpec(f"--param '{pair}' must look like name=value")
+        raise BadJobSpec(f"--param {shown(pair, 60)} must look like name=value")
     name, value = pair.split("=", 1)
     try:
-        parsed = yaml.safe_load(value) if value else ""
-    except yaml.YAMLError:
+        parsed = load_yaml(value) if value else ""
+    except (YamlRefused, RecursionError):
         parsed = value
     return name.strip(), parsed
