@@ -7,26 +7,11 @@ read side, which the CLI needs without importing anything of the workers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-
-@dataclass(frozen=True)
-class GpuKeys:
-    lease: str
-    token: str
-    waiters: str
-    waiter_prefix: str
-    wake_prefix: str
-    events: str  # recent grants and releases, newest first, for `farm gpu` and benchmarks
-
-    @classmethod
-    def of(cls, namespace: str, device: str) -> GpuKeys:
-        base = f"{namespace}:gpu:{device}"
-        return cls(f"{base}:lease", f"{base}:token", f"{base}:waiters", f"{base}:waiter:",
-                   f"{base}:wake:", f"{base}:events")
+from jobs.keys import FarmKeys, GpuKeys, decoded
 
 
 def read_holder(client: redis.Redis, keys: GpuKeys) -> dict[str, Any] | None:
@@ -40,7 +25,7 @@ def read_holder(client: redis.Redis, keys: GpuKeys) -> dict[str, Any] | None:
 
 def read_line(client: redis.Redis, keys: GpuKeys, start: int = 0, end: int = -1) -> list[str]:
     members: list[Any] = client.zrange(keys.waiters, start, end)  # type: ignore[assignment]
-    return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+    return decoded(members)
 
 
 def read_waiters(client: redis.Redis, keys: GpuKeys) -> list[dict[str, Any]]:
@@ -73,7 +58,7 @@ def gpu_report(client: redis.Redis, namespace: str, devices: dict[str, int]) -> 
     """Per device: its VRAM, the holder (resident model when idle) and the waiters."""
     report = []
     for device, vram_mb in devices.items():
-        keys = GpuKeys.of(namespace, device)
+        keys = FarmKeys(namespace).gpu(device)
         report.append({"device": device, "vram_mb": vram_mb,
                        "holder": read_holder(client, keys),
                        "waiting": read_waiters(client, keys)})

@@ -1,94 +1,29 @@
-"""The registry of job kinds: each kind's queue tag, resource needs, parameters and outputs."""
+"""The registry of job kinds: one declaration per kind says everything the farm needs of it.
+
+A kind's queue tag, whether it takes the GPU lease, its params model, its outputs, the model
+it loads and its VRAM, and the name of its handler. `jobs` never imports `workers`: the
+registry names each handler as "module:function", and `workers.tasks` binds one Celery task
+per kind from it. Adding a kind is one `register(Kind(...))`, its pipeline and its handler.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec
+from jobs.errors import BadJobSpec, shown
+from pipelines.vocabulary import MusicParams
 
-# These lists mirror pipelines.midi (jobs may not import pipelines); a test keeps them equal.
-GENRES = ("triphop", "lofi", "house", "ballad", "jazz", "folk", "rock", "ambient", "pop")
-MOODS = (
-    "moody", "sad", "happy", "dark", "dreamy", "energetic", "calm", "tense", "fragile",
-    "uplifting",
-)
-KEYS = (
-    "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb",
-    "B", "Cb",
-)
-MODES = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "aeolian", "locrian")
-ROLES = ("melody", "chords", "bass", "drums")
-TIME_SIGNATURES = ("2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "9/8", "12/8")
-
-Role = Literal["melody", "chords", "bass", "drums"]
-
-
-def _all_roles() -> list[Role]:
-    return ["melody", "chords", "bass", "drums"]
+TAGS = ("llm", "midi", "image", "audio")
+Params = dict[str, Any]
 
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise ValueError(f"unknown {what} '{value}'; choose one of {', '.join(allowed)}")
-    return value
-
-
-class MidiParams(_Params):
-    genre: str = "triphop"
-    mood: str = "moody"
-    key: str = "D"
-    mode: str = "minor"
-    tempo_bpm: float = Field(90.0, ge=20, le=300)
-    time_signature: str = "4/4"
-    bars: int = Field(16, ge=1, le=512)
-    energy: float = Field(0.5, ge=0, le=1)
-    energy_curve: list[float] = Field(default_factory=list, max_length=512)
-    instrumentation: list[Role] = Field(default_factory=lambda: _all_roles(), min_length=1)
-    swing: float | None = Field(None, ge=0, le=0.5)
-    humanize_ms: float = Field(8.0, ge=0, le=40)
-
-    @field_validator("genre")
-    @classmethod
-    def _genre(cls, v: str) -> str:
-        return _choice(v, GENRES, "genre")
-
-    @field_validator("mood")
-    @classmethod
-    def _mood(cls, v: str) -> str:
-        return _choice(v, MOODS, "mood")
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        return _choice(v, KEYS, "key")
-
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, v: str) -> str:
-        return _choice(v, MODES, "mode")
-
-    @field_validator("time_signature")
-    @classmethod
-    def _time_signature(cls, v: str) -> str:
-        return _choice(v, TIME_SIGNATURES, "time_signature")
-
-    @field_validator("energy_curve")
-    @classmethod
-    def _curve(cls, v: list[float]) -> list[float]:
-        if any(not 0 <= x <= 1 for x in v):
-            raise ValueError("every energy_curve value must be between 0 and 1")
-        return v
-
-
-TAGS = ("llm", "midi", "image", "audio")
 
 
 class ProbeParams(_Params):
@@ -104,8 +39,10 @@ class ProbeParams(_Params):
 
     @field_validator("tag")
     @classmethod
-    def _tag(cls, v: str) -> str:
-        return _choice(v, TAGS, "tag")
+    def _tag(cls, tag: str) -> str:
+        if tag not in TAGS:
+            raise ValueError(f"unknown tag {shown(tag, 40)}; choose one of {', '.join(TAGS)}")
+        return tag
 
 
 class IntentParams(_Params):
@@ -122,85 +59,100 @@ class LlmParams(_Params):
     max_tokens: int = Field(128, ge=1, le=4096)
 
 
-GpuNeed = Literal["never", "always", "offload"]
+def never(params: Params, settings: FarmSettings) -> bool:
+    return False
 
 
-@dataclass(frozen=True)
-class KindInfo:
-    name: str
-    tag: str
-    gpu: GpuNeed  # "offload": only when the model is configured to use a GPU
-    params: type[_Params]
-    outputs: tuple[str, ...]
-    description: str
-
-
-KINDS: dict[str, KindInfo] = {
-    "midi": KindInfo(
-        name="midi",
-        tag="midi",
-        gpu="never",
-        params=MidiParams,
-        outputs=("music.mid", "music.music.json", "report.json"),
-        description="seeded multi-track MIDI: melody, chords, bass, drums",
-    ),
-    "probe": KindInfo(
-        name="probe",
-        tag="image",
-        gpu="always",
-        params=ProbeParams,
-        outputs=("probe.json",),
-        description="diagnostic heavy job: takes the GPU lease, loads and runs for set times",
-    ),
-    "intent": KindInfo(
-        name="intent",
-        tag="llm",
-        gpu="offload",
-        params=IntentParams,
-        outputs=("intent.json",),
-        description="the brain: intent text to structured music (local LLM, rules fallback)",
-    ),
-    "llm": KindInfo(
-        name="llm",
-        tag="llm",
-        gpu="offload",
-        params=LlmParams,
-        outputs=("completion.txt",),
-        description="a completion from the local language model",
-    ),
-}
-
-
-def kind_info(kind: str) -> KindInfo:
-    try:
-        return KINDS[kind]
-    except KeyError:
-        raise BadJobSpec(
-            f"unknown job kind '{kind}'; known kinds: {', '.join(sorted(KINDS))}"
-        ) from None
-
-
-def model_of(kind: str, params: dict[str, Any], settings: FarmSettings) -> str | None:
-    """The model a job loads, so the scheduler can keep it resident between jobs."""
-    if kind == "probe":
-        return str(params.get("model"))
-    if kind_info(kind).tag == "llm" and settings.llm.model_path is not None:
-        return settings.llm.model_path.name
+def no_model(params: Params, settings: FarmSettings) -> str | None:
     return None
 
 
-def needs_gpu(kind: str, params: dict[str, Any], settings: FarmSettings) -> bool:
-    """Whether a job takes its device's GPU lease before it runs."""
-    need = kind_info(kind).gpu
-    if kind == "probe":
-        return int(params.get("vram_mb", 1)) > 0
-    if need == "offload":
-        return settings.llm.model_path is not None and settings.llm.n_gpu_layers != 0
-    return need == "always"
+def no_vram(params: Params, settings: FarmSettings) -> int:
+    return 0
 
 
-def queue_for(kind: str, params: dict[str, Any]) -> str:
-    """The queue a job goes to: its kind's tag, or for `probe` the tag it names."""
-    if kind == "probe":
-        return str(params.get("tag", kind_info(kind).tag))
-    return kind_info(kind).tag
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    tag: str  # the queue its jobs go to (unless `queue` says otherwise per job)
+    params: type[BaseModel]
+    outputs: tuple[str, ...]
+    handler: str  # "module:function" that runs a job of this kind, bound by workers.tasks
+    description: str
+    gpu: Callable[[Params, FarmSettings], bool] = never  # takes the device's GPU lease
+    model: Callable[[Params, FarmSettings], str | None] = no_model  # what stays resident
+    vram_mb: Callable[[Params, FarmSettings], int] = no_vram
+    queue: Callable[[Params], str] | None = None
+
+    def queue_for(self, params: Params) -> str:
+        return self.queue(params) if self.queue is not None else self.tag
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    if kind.tag not in TAGS:
+        raise ValueError(f"kind {kind.name}: tag {kind.tag!r} is not one of {TAGS}")
+    if kind.name in KINDS and KINDS[kind.name] != kind:
+        raise ValueError(f"kind {kind.name} is registered already")
+    if ":" not in kind.handler:
+        raise ValueError(f"kind {kind.name}: handler {kind.handler!r} must be 'module:function'")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind_info(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise BadJobSpec(
+            f"unknown job kind {shown(name, 40)}; known kinds: {', '.join(sorted(KINDS))}"
+        ) from None
+
+
+# the brain's model -------------------------------------------------------------------------
+
+def llm_offloaded(params: Params, settings: FarmSettings) -> bool:
+    """The brain takes the GPU lease only when its model is configured to use a GPU."""
+    return settings.llm.model_path is not None and settings.llm.n_gpu_layers != 0
+
+
+def llm_model(params: Params, settings: FarmSettings) -> str | None:
+    return settings.llm.model_path.name if settings.llm.model_path is not None else None
+
+
+def llm_vram_mb(params: Params, settings: FarmSettings) -> int:
+    """The GGUF's size plus room for the context: a declaration, until a GPU measures it."""
+    path = settings.llm.model_path
+    size_mb = path.expanduser().stat().st_size // 2**20 if path and path.expanduser().is_file() else 0
+    return int(size_mb + settings.llm.n_ctx // 4 + 256)
+
+
+register(Kind(
+    name="midi", tag="midi", params=MusicParams,
+    outputs=("music.mid", "music.music.json", "report.json"),
+    handler="workers.midi:render_midi",
+    description="seeded multi-track MIDI: melody, chords, bass, drums",
+))
+register(Kind(
+    name="probe", tag="image", params=ProbeParams, outputs=("probe.json",),
+    handler="workers.probe:run_probe",
+    description="diagnostic heavy job: takes the GPU lease, loads and runs for set times",
+    gpu=lambda params, settings: int(params["vram_mb"]) > 0,
+    model=lambda params, settings: str(params["model"]),
+    vram_mb=lambda params, settings: int(params["vram_mb"]),
+    queue=lambda params: str(params["tag"]),
+))
+register(Kind(
+    name="intent", tag="llm", params=IntentParams, outputs=("intent.json",),
+    handler="workers.brain:render_intent",
+    description="the brain: intent text to structured music (local LLM, rules fallback)",
+    gpu=llm_offloaded, model=llm_model, vram_mb=llm_vram_mb,
+))
+register(Kind(
+    name="llm", tag="llm", params=LlmParams, outputs=("completion.txt",),
+    handler="workers.brain:render_completion",
+    description="a completion from the local language model",
+    gpu=llm_offloaded, model=llm_model, vram_mb=llm_vram_mb,
+))

@@ -8,114 +8,115 @@ by claiming it), so running it often, or twice, is safe. One pass at a time, by 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis.exceptions import LockError
 
 from jobs.config import FarmSettings
-from jobs.presence import job_alive_key
-from jobs.submit import dispatch_if_ready, send_job
-from jobs.views import queue_keys
+from jobs.dead_letters import set_aside_entry
+from jobs.dispatch import dispatch_if_ready, resend
+from jobs.keys import FarmKeys, UnreadableMessage, queued_job_id, unacked_job_ids
+from jobs.kinds import TAGS
 from storage.catalog import Catalog
-from storage.models import JobRecord, JobState
+from storage.models import JobRecord
+from storage.states import JobState, seconds_since
 
 log = logging.getLogger(__name__)
 SEND_GRACE_S = 5.0  # a message sent this recently may still be on its way
 UNACKED_GRACE_S = 30.0  # a live worker claims what it was delivered well within this
+LOCK_TIMEOUT_S = 60.0
 
 
 def reconcile_once(settings: FarmSettings, catalog: Catalog, client: redis.Redis) -> dict[str, Any]:
     """One pass; returns what it did. Skips (returns {"skipped": True}) if another pass runs."""
-    lock_key, token = f"{settings.namespace}:reconciler:lock", uuid.uuid4().hex
-    if not client.set(lock_key, token, nx=True, px=60_000):
+    lock = client.lock(FarmKeys(settings.namespace).reconciler_lock, timeout=LOCK_TIMEOUT_S)
+    if not lock.acquire(blocking=False):
         return {"skipped": True}
     try:
-        redeclare_queues()
-        known = job_ids_in_redis(settings, client)
+        redeclare_queues(settings)
+        known, dead = scan_queues(settings, client)
         report = {
-            "resent": _resend_lost(catalog, known),
-            "released": _release_waiting(catalog),
+            "resent": _resend_lost(settings, catalog, known),
+            "released": _release_waiting(settings, catalog),
             "requeued": _requeue_orphans(settings, catalog, client),
+            "dead_lettered": dead,
         }
     finally:
-        if client.get(lock_key) == token.encode():
-            client.delete(lock_key)
+        try:
+            lock.release()
+        except LockError:  # it expired during a long pass and another reconciler holds it now
+            pass
     if any(report.values()):
         log.info("reconciler: %s", {k: len(v) for k, v in report.items()})
     return {"skipped": False, **report}
 
 
-def redeclare_queues() -> None:
+def redeclare_queues(settings: FarmSettings) -> None:
     """A flushed Redis forgets its exchange bindings, and a publish to them then vanishes."""
-    from jobs.app import app
+    from jobs.app import app_for
 
+    app = app_for(settings)
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in app.amqp.queues.values():
             queue(channel).declare()
 
 
-def job_ids_in_redis(settings: FarmSettings, client: redis.Redis) -> set[str]:
-    """Ids of jobs with a message waiting in a queue or delivered but not yet acknowledged."""
-    from jobs.kinds import TAGS
-
-    payloads: list[Any] = []
+def scan_queues(settings: FarmSettings, client: redis.Redis) -> tuple[set[str], list[str]]:
+    """Ids of jobs with a message waiting in a queue, or delivered but not yet acknowledged;
+    and the queue entries that are no message of the farm's, which are moved to the dead
+    letters (a poison entry must not stop the reconciler, nor wait there for ever)."""
+    keys = FarmKeys(settings.namespace)
+    found: set[str] = set()
+    dead: list[str] = []
     for tag in TAGS:
-        for key in queue_keys(settings, tag):
-            payloads += client.lrange(key, 0, -1)  # type: ignore[operator]
+        for key in keys.queue_lists(tag):
+            for raw in client.lrange(key, 0, -1):  # type: ignore[union-attr]
+                try:
+                    found.add(queued_job_id(raw))
+                except UnreadableMessage as why:
+                    set_aside_entry(client, keys, key, _bytes(raw), str(why))
+                    dead.append(key)
     # A delivered message counts only while young: one held by a worker that died stays in
     # `unacked` until the visibility timeout, and its job would wait that long.
-    fresh_after = time.time() - UNACKED_GRACE_S
-    prefix = f"{settings.namespace}:"
-    unacked: dict[Any, Any] = client.hgetall(prefix + "unacked")  # type: ignore[assignment]
-    for tag, raw in unacked.items():
-        delivered = client.zscore(prefix + "unacked_index", tag)
-        if delivered is not None and delivered >= fresh_after:
-            payloads.append(raw)
-    found = set()
-    for raw in payloads:
-        message = json.loads(raw)
-        if isinstance(message, list):  # unacked entries are [message, exchange, routing_key]
-            message = message[0]
-        task_id = str(message.get("headers", {}).get("id", ""))
-        found.add(task_id.split(".", 1)[0])
-    return found
+    entries: dict[Any, Any] = client.hgetall(keys.unacked)  # type: ignore[assignment]
+    index = dict(client.zrange(keys.unacked_index, 0, -1, withscores=True))  # type: ignore[arg-type]
+    found |= unacked_job_ids(entries, index, time.time() - UNACKED_GRACE_S)
+    return found, dead
 
 
-def _old(moment: datetime | None, seconds: float) -> bool:
-    if moment is None:
-        return False
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.now(UTC) - moment > timedelta(seconds=seconds)
+def _bytes(raw: bytes | str) -> bytes:
+    return raw if isinstance(raw, bytes) else raw.encode()
+
+
+def _old(moment: Any, seconds: float) -> bool:
+    return moment is not None and seconds_since(moment) > seconds
 
 
 def _active(catalog: Catalog, state: JobState) -> list[JobRecord]:
     return catalog.list_jobs(states=[state], limit=1_000_000)
 
 
-def _resend_lost(catalog: Catalog, known: set[str]) -> list[str]:
+def _resend_lost(settings: FarmSettings, catalog: Catalog, known: set[str]) -> list[str]:
     resent = []
     for job in _active(catalog, JobState.QUEUED):
         if job.dispatched_at is not None and job.id not in known \
                 and _old(job.dispatched_at, SEND_GRACE_S):
-            catalog.mark_dispatched(job.id)
-            send_job(job)
+            resend(settings, catalog, job, "no Redis queue held its message")
             resent.append(job.id)
     return resent
 
 
-def _release_waiting(catalog: Catalog) -> list[str]:
+def _release_waiting(settings: FarmSettings, catalog: Catalog) -> list[str]:
     """Jobs whose inputs ended while nobody was there to send them on."""
     released = []
     for job in _active(catalog, JobState.QUEUED):
         if job.dispatched_at is None and _old(job.created_at, SEND_GRACE_S):
             deps = catalog.dependencies(job.id)
-            if all(d.state.is_terminal for d in deps) and dispatch_if_ready(catalog, job):
+            if all(d.state.is_terminal for d in deps) and dispatch_if_ready(settings, catalog, job):
                 released.append(job.id)
             elif any(d.state in (JobState.FAILED, JobState.CANCELLED) for d in deps):
                 released.append(job.id)
@@ -124,20 +125,20 @@ def _release_waiting(catalog: Catalog) -> list[str]:
 
 def _requeue_orphans(settings: FarmSettings, catalog: Catalog, client: redis.Redis) -> list[str]:
     """Running jobs without a heartbeat on two looks, a heartbeat's lifetime apart."""
+    keys = FarmKeys(settings.namespace)
     requeued = []
     grace_s = settings.heartbeat_s * 3
     for state in (JobState.RUNNING, JobState.WAITING_GPU):
         for job in _active(catalog, state):
-            if client.exists(job_alive_key(settings, job.id)) or not _old(job.started_at, grace_s):
+            if client.exists(keys.job_alive(job.id)) or not _old(job.started_at, grace_s):
                 continue
-            suspect = f"{settings.namespace}:suspect:{job.id}:{job.attempts}"
+            suspect = keys.suspect(job.id, job.attempts)
             client.set(suspect, time.time(), nx=True, ex=int(grace_s * 10) + 60)
-            if time.time() - float(client.get(suspect) or 0) < grace_s:
+            if time.time() - float(client.get(suspect) or 0) < grace_s:  # type: ignore[arg-type]
                 continue
             if catalog.transition(job.id, [state], JobState.QUEUED, attempt=job.attempts,
                                   message="runner vanished; re-queued",
                                   reason="re-queued: its worker stopped answering"):
-                catalog.mark_dispatched(job.id)
-                send_job(catalog.get_job(job.id))
+                resend(settings, catalog, catalog.get_job(job.id), "its runner vanished")
                 requeued.append(job.id)
     return requeued

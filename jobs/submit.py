@@ -2,42 +2,40 @@
 
 from __future__ import annotations
 
-import secrets
+import json
 import uuid
 
 from jobs.broker import check_redis
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec, BrokerUnreachable
+from jobs.dispatch import admit
+from jobs.errors import BadJobSpec, IdempotencyConflict, shown
 from jobs.home import ensure_home, open_catalog
-from jobs.kinds import model_of, queue_for
+from jobs.kinds import kind_info
 from jobs.spec import JobSpec
 from storage.catalog import Catalog
 from storage.errors import UnknownJob
 from storage.models import JobRecord, JobState
 
-SEND_RETRY = {"max_retries": 5, "interval_start": 0.1, "interval_step": 0.5, "interval_max": 2}
-
 
 def submit_job(settings: FarmSettings, spec: JobSpec) -> tuple[JobRecord, bool]:
-    """Queue a job; returns it and whether it is new (False: its idempotency key was known)."""
+    """Queue a job; returns it and whether it is new (False: its idempotency key was known
+    for this very spec; a key naming another spec is an IdempotencyConflict)."""
     ensure_home(settings)
     check_redis(settings)
     catalog = open_catalog(settings)
     deps = [_resolve_dep(catalog, dep) for dep in spec.depends_on]
-    spec = spec.with_seed()
-    assert spec.seed is not None
+    kind = kind_info(spec.kind)
+    seeded = spec.with_seed()
+    assert seeded.seed is not None
     job = JobRecord(
-        id=uuid.uuid4().hex, kind=spec.kind, tag=queue_for(spec.kind, spec.params),
-        state=JobState.QUEUED, params_json=spec.stored_params(),
-        seed=spec.seed, priority=spec.priority, project=spec.project,
-        model=model_of(spec.kind, spec.params, settings),
-        idempotency_key=spec.idempotency_key,
+        id=uuid.uuid4().hex, kind=spec.kind, tag=kind.queue_for(seeded.params),
+        state=JobState.QUEUED, params_json=seeded.stored_params(),
+        seed=seeded.seed, priority=seeded.priority, project=seeded.project,
+        model=kind.model(seeded.params, settings), idempotency_key=seeded.idempotency_key,
     )
-    job, created = catalog.add_job(job, deps)
-    if created and not deps:
-        send_job(job)  # catalogued as dispatched already: the outbox owes this message
-    elif created:
-        dispatch_if_ready(catalog, job)
+    job, created = admit(settings, catalog, job, deps)
+    if not created:
+        _same_spec_or_conflict(catalog, job, spec, deps)
     return job, created
 
 
@@ -48,39 +46,21 @@ def _resolve_dep(catalog: Catalog, dep: str) -> str:
         raise BadJobSpec(f"depends_on: {exc}") from None
 
 
-def dispatch_if_ready(catalog: Catalog, job: JobRecord) -> bool:
-    """Send a QUEUED job whose inputs all succeeded; fail it if an input failed."""
-    deps = catalog.dependencies(job.id)
-    broken = [d for d in deps if d.state in (JobState.FAILED, JobState.CANCELLED)]
-    if broken:
-        first = broken[0]
-        catalog.transition(job.id, [JobState.QUEUED], JobState.FAILED,
-                           message="input failed",
-                           error=f"input job {first.id[:12]} ({first.kind}) ended {first.state}")
-        return False
-    pending = [d for d in deps if d.state != JobState.SUCCEEDED]
-    if pending:
-        names = ", ".join(d.id[:12] for d in pending)
-        catalog.set_progress(job.id, 0.0, reason=f"waiting for inputs: {names}")
-        return False
-    catalog.mark_dispatched(job.id)
-    send_job(job)
-    return True
-
-
-def send_job(job: JobRecord) -> str:
-    """Publish the job's message; the catalog row already exists, so a lost send is recoverable."""
-    from jobs.app import app, kombu_priority, task_name
-
-    task_id = f"{job.id}.{secrets.token_hex(4)}"
-    try:
-        app.send_task(
-            task_name(job.kind), args=[job.id], task_id=task_id, queue=job.tag,
-            priority=kombu_priority(job.priority), retry=True, retry_policy=SEND_RETRY,
-        )
-    except Exception as exc:  # kombu raises many connection error types
-        raise BrokerUnreachable(
-            f"job {job.id[:12]} is in the catalog but could not be sent to Redis ({exc}); "
-            "it stays QUEUED in the catalog; send it again with `farm reconcile`"
-        ) from exc
-    return task_id
+def _same_spec_or_conflict(catalog: Catalog, known: JobRecord, spec: JobSpec,
+                           deps: list[str]) -> None:
+    """A reused idempotency key must name the same job: same kind, params, priority, project,
+    inputs and (when the submitter gave one) seed."""
+    stored = json.loads(known.params_json)["params"]
+    differences = [name for name, same in (
+        ("kind", known.kind == spec.kind),
+        ("params", stored == spec.params),
+        ("priority", known.priority == spec.priority),
+        ("project", known.project == spec.project),
+        ("seed", spec.seed is None or known.seed == spec.seed),
+        ("depends_on", sorted(d.id for d in catalog.dependencies(known.id)) == sorted(deps)),
+    ) if not same]
+    if differences:
+        raise IdempotencyConflict(
+            f"idempotency key {shown(spec.idempotency_key or '', 40)} already names job "
+            f"{known.id[:12]} with another {', '.join(differences)}; use a new key, or "
+            "submit exactly the same job")

@@ -3,28 +3,60 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any
-
-import redis
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jobs.config import FarmSettings
-from jobs.presence import live_workers
-from storage.catalog import Catalog
-from storage.models import JobRecord, JobState
+from jobs.keys import FarmKeys
+from storage.states import JobState, as_utc
 
-PRIORITY_SUFFIXES = [""] + [f":{n}" for n in range(1, 10)]
+if TYPE_CHECKING:
+    import redis
+
+
+class JobLike(Protocol):
+    """A job as either catalog reader returns it (storage.catalog or storage.reader)."""
+
+    id: str
+    kind: str
+    tag: str
+    state: JobState
+    params_json: str
+    seed: int
+    priority: int
+    project: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    worker: str | None
+    worker_pid: int | None
+    progress: float
+    reason: str | None
+    error: str | None
+
+
+class ArtifactLike(Protocol):
+    id: str
+    name: str
+    sha256: str
+    media_type: str
+    bytes: int
+    attempt: int
+
+
+class CatalogLike(Protocol):
+    def dependencies(self, job_id: str) -> list[Any]: ...
+    def artifacts(self, job_id: str) -> list[Any]: ...
 
 
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return as_utc(moment).isoformat().replace("+00:00", "Z")
 
 
-def artifact_docs(settings: FarmSettings, catalog: Catalog, job: JobRecord) -> list[dict[str, Any]]:
+def artifact_docs(settings: FarmSettings, catalog: CatalogLike, job: JobLike) -> list[dict[str, Any]]:
     return [
         {
             "id": a.id, "name": a.name, "sha256": a.sha256, "media_type": a.media_type,
@@ -36,7 +68,7 @@ def artifact_docs(settings: FarmSettings, catalog: Catalog, job: JobRecord) -> l
     ]
 
 
-def status_doc(settings: FarmSettings, catalog: Catalog, job: JobRecord,
+def status_doc(settings: FarmSettings, catalog: CatalogLike, job: JobLike,
                reason: str | None = None) -> dict[str, Any]:
     return {
         "job_id": job.id, "kind": job.kind, "state": str(job.state),
@@ -51,21 +83,26 @@ def status_doc(settings: FarmSettings, catalog: Catalog, job: JobRecord,
     }
 
 
-def queue_keys(settings: FarmSettings, tag: str) -> list[str]:
-    """The Redis lists of one queue: Celery emulates priorities with one list per level."""
-    return [f"{settings.namespace}:{tag}{suffix}" for suffix in PRIORITY_SUFFIXES]
-
-
 def queue_length(settings: FarmSettings, client: redis.Redis, tag: str) -> int:
-    return sum(int(client.llen(key)) for key in queue_keys(settings, tag))  # type: ignore[arg-type]
+    lists = FarmKeys(settings.namespace).queue_lists(tag)
+    return sum(int(client.llen(key)) for key in lists)  # type: ignore[arg-type]
 
 
-def explain_wait(settings: FarmSettings, client: redis.Redis | None, job: JobRecord) -> str | None:
+def needs_explaining(job: JobLike) -> bool:
+    """Whether only Redis can tell why the job waits (the catalog knows the rest)."""
+    return job.state == JobState.QUEUED and not (job.reason or "").startswith("waiting for inputs")
+
+
+def explain_wait(settings: FarmSettings, client: redis.Redis | None, job: JobLike) -> str | None:
     """Why a QUEUED job has not started, in one line; None when nothing better than the catalog."""
-    if job.state != JobState.QUEUED or (job.reason or "").startswith("waiting for inputs"):
+    if not needs_explaining(job):
         return job.reason
     if client is None:
         return "Redis unreachable: cannot tell the queue position"
+    import redis
+
+    from jobs.presence import live_workers
+
     try:
         workers = [w for w in live_workers(settings, client) if job.tag in w.get("tags", [])]
         waiting = queue_length(settings, client, job.tag)

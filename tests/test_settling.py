@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from jobs.kinds import KINDS
 from jobs.presence import job_heartbeat
 from jobs.spec import parse_spec
 from jobs.submit import submit_job
@@ -17,7 +18,7 @@ from storage.catalog import Catalog
 from storage.models import JobState
 from tests.conftest import farm_json
 from workers.context import ProcessContext
-from workers.probe import PROBE
+from workers.probe import run_probe
 from workers.runner import run_delivery
 from workers.settler import wait_for_settling
 
@@ -63,7 +64,7 @@ def test_light_job_commits_behind_its_task_and_the_next_job_waits(ctx: ProcessCo
     held, release = threading.Event(), threading.Event()
     locker = _lock_once_running(catalog, db_url, first, held, release)
     try:
-        outcome = run_delivery(first, PROBE, "w@host")
+        outcome = run_delivery(first, KINDS["probe"], run_probe, "w@host")
         assert held.is_set() and "being committed" in outcome, outcome
         # The task is over, the commit is not: the job is RUNNING and its heartbeat says alive.
         assert catalog.get_job(first).state == JobState.RUNNING
@@ -71,7 +72,8 @@ def test_light_job_commits_behind_its_task_and_the_next_job_waits(ctx: ProcessCo
         while job_heartbeat(ctx.settings, ctx.redis, first) is None:
             assert time.monotonic() < deadline, "a job being committed must keep its heartbeat"
             time.sleep(0.02)
-        next_delivery = threading.Thread(target=run_delivery, args=(second, PROBE, "w@host"))
+        next_delivery = threading.Thread(target=run_delivery,
+                                         args=(second, KINDS["probe"], run_probe, "w@host"))
         next_delivery.start()
         time.sleep(0.3)
         assert catalog.get_job(second).state == JobState.QUEUED, "it must wait for the commit"
@@ -93,7 +95,7 @@ def test_light_job_that_fails_ends_failed_at_once_and_fails_its_dependents(
         ctx: ProcessContext) -> None:
     failing = _probe(ctx, fail=True)
     dependent = _probe(ctx, after=[failing])
-    outcome = run_delivery(failing, PROBE, "w@host")
+    outcome = run_delivery(failing, KINDS["probe"], run_probe, "w@host")
     assert "failed" in outcome, outcome  # nothing left to settle: the task said how it ended
     job = ctx.catalog.get_job(failing)
     assert job.state == JobState.FAILED and "asked to fail" in (job.error or "")

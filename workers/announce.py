@@ -1,4 +1,6 @@
-"""A worker announces itself in Redis (tags, pid) while it lives, so `farm status` can explain."""
+"""A worker's life in the farm: it announces itself in Redis (tags, pid) while it lives, so
+`farm status` can explain; it runs the reconciler now and then; its processes commit their
+last job before they leave."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import threading
 import time
 from typing import Any
 
-import redis
 from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
@@ -19,65 +20,86 @@ from celery.signals import (
 )
 
 from jobs.broker import redis_client
-from jobs.config import apply_thread_caps, load_settings
+from jobs.config import FarmSettings, load_settings
 from jobs.home import open_catalog
-from jobs.presence import this_host, worker_key
+from jobs.keys import FarmKeys
+from jobs.presence import this_host
 from jobs.reconcile import reconcile_once
 from workers.settler import wait_for_settling
+from workers.ticker import Duty, ticker
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
+_announced: dict[str, Any] = {}
+MAX_RECONCILE_BACKOFF_S = 60.0
 
 
-def _announce(sender: Any) -> None:
-    settings = load_settings()
+def _settings_of(sender: Any) -> FarmSettings:
+    settings: FarmSettings | None = getattr(getattr(sender, "app", None), "farm_settings", None)
+    return settings or load_settings()
+
+
+def _announce(sender: Any, settings: FarmSettings) -> None:
     client = redis_client(settings)
-    nodename = sender.hostname
+    key = FarmKeys(settings.namespace).worker(sender.hostname)
     queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values())
-    key = worker_key(settings, nodename)
-    value = json.dumps({"nodename": nodename, "pid": os.getpid(), "host": this_host(),
+    value = json.dumps({"nodename": sender.hostname, "pid": os.getpid(), "host": this_host(),
                         "tags": queues, "started": time.time()})
     ttl_ms = int(settings.heartbeat_s * 3000)
 
-    def beat() -> None:
-        while True:
-            try:
-                client.set(key, value, px=ttl_ms)
-            except redis.RedisError as exc:
-                log.warning("worker announcement failed: %s", exc)
-            if _stop.wait(settings.heartbeat_s):
-                break
+    def announce() -> None:
+        client.set(key, value, px=ttl_ms)
+
+    duty = ticker().every(settings.heartbeat_s, announce, "worker announcement", first_in_s=0)
+    _announced.update(client=client, key=key, duty=duty)
+
+
+def _withdraw() -> None:
+    """The announcement goes with the worker, not three beats later."""
+    if not _announced:
+        return
+    duty: Duty = _announced["duty"]
+    ticker().cancel(duty)
+    try:
+        _announced["client"].delete(_announced["key"])
+    except Exception as exc:  # Redis is gone: the key expires by itself
+        log.warning("could not withdraw the worker's announcement: %s", exc)
+
+
+def _reconcile_forever(settings: FarmSettings) -> None:
+    """Every worker runs the reconciler now and then; a Redis lock lets one pass run at a
+    time. A failing pass (Redis or the catalog away) is logged and tried again later, with
+    a growing pause; the worker never dies of it."""
+    every = settings.reconcile_every_s
+    pause, failures = every, 0
+    while not _stop.wait(pause):
         try:
-            client.delete(key)
-        except redis.RedisError:
-            pass
-
-    threading.Thread(target=beat, name="announce", daemon=True).start()
-
-
-def _reconcile_forever() -> None:
-    """Every worker runs the reconciler now and then; a Redis lock lets one pass run at a time."""
-    settings = load_settings()
-    client = redis_client(settings)
-    catalog = open_catalog(settings)
-    while not _stop.wait(settings.reconcile_every_s):
-        try:
-            reconcile_once(settings, catalog, client)
-        except Exception:  # the next pass tries again; a worker must not die of it
-            log.exception("reconciler pass failed")
+            reconcile_once(settings, open_catalog(settings), redis_client(settings))
+        except Exception as exc:
+            failures += 1
+            if failures == 1 or failures % 10 == 0:
+                log.warning("reconciler pass failed (%s: %s); trying again", type(exc).__name__,
+                            exc)
+            pause = min(every * 2 ** failures, max(every, MAX_RECONCILE_BACKOFF_S))
+            continue
+        if failures:
+            log.warning("reconciler works again after %d failed passes", failures)
+        pause, failures = every, 0
 
 
 @worker_ready.connect
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
-    _announce(sender)
-    threading.Thread(target=_reconcile_forever, name="reconciler", daemon=True).start()
+    settings = _settings_of(sender)
+    _announce(sender, settings)
+    threading.Thread(target=_reconcile_forever, args=(settings,), name="reconciler",
+                     daemon=True).start()
 
 
 @worker_shutdown.connect
 def on_worker_shutdown(**_: Any) -> None:
     wait_for_settling()  # the solo pool runs jobs in this process
     _stop.set()
-    time.sleep(0.1)
+    _withdraw()
 
 
 @worker_process_shutdown.connect
@@ -88,7 +110,7 @@ def on_process_shutdown(**_: Any) -> None:
 
 @worker_process_init.connect
 def on_process_init(**_: Any) -> None:
-    apply_thread_caps(load_settings())
+    # The thread caps were exported by `farm worker` before the fork and are inherited.
     # What the child inherited from the fork (imports, app) lives as long as the process:
     # out of the collector's sight, each collection scans only what jobs allocate.
     gc.freeze()

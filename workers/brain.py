@@ -8,6 +8,7 @@ the lease passes to another model and after the same idle time.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from functools import cache
@@ -15,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from jobs.config import FarmSettings
-from jobs.kinds import model_of
-from workers.runner import JobInputError, JobOutput, JobRun, KindRunner, json_bytes
+from workers.attempt import JobOutput, JobRun, json_bytes
+from workers.errors import JobInputError
+from workers.ticker import Duty, ticker
 
 _lock = threading.RLock()  # one job at a time touches the process's model
 _backend: Any = None  # pipelines.brain.LlamaBackend, made after the fork
 _last_used = 0.0
-_keeper: threading.Thread | None = None
+_keeper: Duty | None = None
+_keeper_pid = 0
 
 
 def brain_config(settings: FarmSettings) -> dict[str, Any]:
@@ -37,11 +40,8 @@ def brain_config(settings: FarmSettings) -> dict[str, Any]:
 @cache
 def model_sha256(path: str, size: int, mtime_ns: int) -> str:
     """The GGUF's hash for lineage, computed once per file version in this process."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _process_backend(run: JobRun, config: dict[str, Any]) -> Any:
@@ -77,22 +77,22 @@ def _note_load(run: JobRun, config: dict[str, Any], seconds: float, loads: int) 
 
 
 def _ensure_keeper(idle_unload_s: float) -> None:
-    """A thread that closes the CPU model after it has been idle for `idle_unload_s`."""
-    global _keeper, _last_used
+    """A duty on the process's ticker that closes the CPU model once it has been idle for
+    `idle_unload_s`."""
+    global _keeper, _keeper_pid, _last_used
     _last_used = time.monotonic()
-    if _keeper is not None and _keeper.is_alive():
+    if _keeper is not None and _keeper_pid == os.getpid():
         return
 
-    def keep() -> None:
-        while True:
-            time.sleep(min(5.0, max(0.5, idle_unload_s / 4)))
-            with _lock:
-                if _backend is not None and _backend.loaded and \
-                        time.monotonic() - _last_used > idle_unload_s:
-                    _backend.close()
+    def unload_when_idle() -> None:
+        with _lock:
+            if _backend is not None and _backend.loaded and \
+                    time.monotonic() - _last_used > idle_unload_s:
+                _backend.close()
 
-    _keeper = threading.Thread(target=keep, name="llm-idle-unload", daemon=True)
-    _keeper.start()
+    _keeper = ticker().every(min(5.0, max(0.5, idle_unload_s / 4)), unload_when_idle,
+                             "idle unload of the language model")
+    _keeper_pid = os.getpid()
 
 
 def _run_pipeline(run: JobRun, config: dict[str, Any], pipeline_class: Any, request: Any) -> Any:
@@ -150,24 +150,3 @@ def render_completion(run: JobRun) -> list[JobOutput]:
 def _mark_used() -> None:
     global _last_used
     _last_used = time.monotonic()
-
-
-def _vram_estimate_mb(settings: FarmSettings) -> int:
-    """The GGUF's size plus room for the context: a declaration, until a GPU measures it."""
-    path = settings.llm.model_path
-    size_mb = path.expanduser().stat().st_size // 2**20 if path and path.expanduser().is_file() else 0
-    return int(size_mb + settings.llm.n_ctx // 4 + 256)
-
-
-def _runner(run: Any) -> KindRunner:
-    from workers.context import process_context
-
-    def settings() -> FarmSettings:
-        return process_context().settings
-
-    return KindRunner(run=run, model_of=lambda params: model_of("llm", params, settings()),
-                      vram_mb_of=lambda params: _vram_estimate_mb(settings()))
-
-
-INTENT = _runner(render_intent)
-LLM = _runner(render_completion)

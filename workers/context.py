@@ -26,11 +26,12 @@ class ProcessContext:
 _current: ProcessContext | None = None
 
 
-def process_context() -> ProcessContext:
-    """This process's context; a forked child never reuses its parent's connections."""
+def process_context(settings: FarmSettings | None = None) -> ProcessContext:
+    """This process's context, from the settings its worker was started with (else read
+    afresh); a forked child never reuses its parent's connections."""
     global _current
     if _current is None or _current.pid != os.getpid():
-        settings = load_settings()
+        settings = settings or load_settings()
         _current = ProcessContext(
             pid=os.getpid(), settings=settings, catalog=open_catalog(settings),
             store=open_store(settings), redis=redis_client(settings),

@@ -15,3 +15,7 @@ class LeaseLost(WorkerError):
 
 class JobCancelled(WorkerError):
     """The job was cancelled while it ran."""
+
+
+class JobInputError(WorkerError):
+    """The job's own inputs are wrong: it fails with this message and is not retried."""

@@ -1,12 +1,8 @@
 """The exclusive GPU lease: one holder per device, fencing tokens, fair and explained waiting.
 
-All of it lives in Redis so every worker on every machine sees the same device
-(key names in `jobs/gpu_state.py`, which also reads them for the CLI):
-  <ns>:gpu:<dev>:lease     JSON of the holder, with a TTL the holder renews
-  <ns>:gpu:<dev>:token     monotonic counter: every grant gets the next fencing token
-  <ns>:gpu:<dev>:waiters   sorted set of waiting job ids, ordered by priority then submit time
-  <ns>:gpu:<dev>:waiter:<job>  JSON of a waiter, with a TTL it renews (dead waiters vanish)
-  <ns>:gpu:<dev>:wake:<job>    a list a releaser pushes to, so the next waiter starts at once
+All of it lives in Redis so every worker on every machine sees the same device: the lease,
+a fencing-token counter, the line of waiters and their wake-up lists (`jobs.keys.GpuKeys`
+names them; `jobs.gpu_state` reads them for the CLI).
 """
 
 from __future__ import annotations
@@ -18,7 +14,8 @@ from typing import Any
 
 import redis
 
-from jobs.gpu_state import GpuKeys, explain_gpu_wait, read_holder, read_waiters
+from jobs.gpu_state import explain_gpu_wait, read_holder, read_waiters
+from jobs.keys import FarmKeys
 from workers.errors import LeaseLost
 
 _EVENTS_KEPT = 1000
@@ -125,7 +122,7 @@ class GpuLease:
         self.device = device
         self.ttl_ms = int(ttl_s * 1000)
         self.window_ms = int(affinity_window_s * 1000)
-        self.keys = GpuKeys.of(namespace, device)
+        self.keys = FarmKeys(namespace).gpu(device)
         self.lease_key, self.token_key = self.keys.lease, self.keys.token
         self.waiters_key, self.waiter_prefix = self.keys.waiters, self.keys.waiter_prefix
         self.wake_prefix = self.keys.wake_prefix

@@ -2,10 +2,11 @@
 
 The heartbeat lets a duplicate delivery tell a live run from a dead one; the cancel
 check turns a `farm cancel` into an event the running job sees within a fraction of a second.
-One thread per worker process beats for every job the process is running and sleeps while it
-runs none. A job's first beat is that thread's next look, within FIRST_BEAT_WITHIN_S of its
-claim, so a job shorter than that costs no Redis round trip at all; whoever judges a running
-job by its heartbeat gives a fresh claim that long (see `workers.runner._may_take`).
+One duty on the process's ticker beats for every job the process is running, and is off the
+ticker while it runs none. A job's first beat is that duty's next look, within
+FIRST_BEAT_WITHIN_S of its claim, so a job shorter than that costs no Redis round trip at
+all; whoever judges a running job by its heartbeat gives a fresh claim that long (see
+`workers.claim.may_take`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from types import TracebackType
 import redis
 
 from jobs.config import FarmSettings
-from jobs.presence import cancel_key, job_alive_key, this_host
+from jobs.keys import FarmKeys
+from jobs.presence import this_host
+from workers.ticker import Duty, ticker
 
 log = logging.getLogger(__name__)
 _CANCEL_POLL_S = 0.1
@@ -39,28 +42,31 @@ class _Beat:
 
 
 class _Beater:
-    """The process's heartbeat thread: refreshes the keys of its running jobs every interval
-    and looks for their cancel keys ten times a second; idle, it waits without polling."""
+    """The process's heartbeat duty (on its ticker): refreshes the keys of its running jobs
+    every interval and looks for their cancel keys ten times a second; with no job running
+    it is off the ticker."""
 
     def __init__(self, client: redis.Redis, interval_s: float) -> None:
         self.client, self.interval_s = client, interval_s
         self.beats: dict[str, _Beat] = {}
         self.lock = threading.Lock()
-        self.busy = threading.Event()
-        threading.Thread(target=self._run, name="job-heartbeat", daemon=True).start()
+        self.duty: Duty | None = None
+        self.last_refresh = 0.0
 
     def add(self, beat: _Beat) -> None:
         with self.lock:
             self.beats[beat.key] = beat
-            self.busy.set()
+            if self.duty is None:
+                self.duty = ticker().every(_CANCEL_POLL_S, self._tick, "job heartbeat")
 
     def remove(self, beat: _Beat) -> None:
         """Stop beating for a job and delete its key (under the lock, so that a refresh
         in flight cannot set the key again after the job has ended)."""
         with self.lock:
             self.beats.pop(beat.key, None)
-            if not self.beats:
-                self.busy.clear()
+            if not self.beats and self.duty is not None:
+                ticker().cancel(self.duty)
+                self.duty = None
             if not beat.beaten:
                 return
             try:
@@ -68,22 +74,13 @@ class _Beater:
             except redis.RedisError:
                 pass  # it expires within three beats
 
-    def _run(self) -> None:
-        last = time.monotonic()
-        while True:
-            self.busy.wait()
-            time.sleep(_CANCEL_POLL_S)
-            refresh = time.monotonic() - last >= self.interval_s
-            with self.lock:
-                beats = list(self.beats.values())
-                try:
-                    if beats:
-                        self._look(beats, refresh)
-                except redis.RedisError as exc:
-                    log.warning("heartbeat failed: %s", exc)
-                    continue
-            if refresh:
-                last = time.monotonic()
+    def _tick(self) -> None:
+        refresh = time.monotonic() - self.last_refresh >= self.interval_s
+        with self.lock:
+            if self.beats:
+                self._look(list(self.beats.values()), refresh)
+        if refresh:
+            self.last_refresh = time.monotonic()
 
     def _look(self, beats: list[_Beat], refresh: bool) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -105,8 +102,7 @@ _beaters: dict[tuple[int, int], _Beater] = {}
 
 
 def _beater(client: redis.Redis, interval_s: float) -> _Beater:
-    """This process's beater for this Redis client (a worker has one client, so one thread);
-    a forked child starts its own, as threads do not survive a fork."""
+    """This process's beater for this Redis client (a worker has one client, so one duty)."""
     key = (os.getpid(), id(client))
     if key not in _beaters:
         for stale in [k for k in _beaters if k[0] != os.getpid()]:
@@ -122,7 +118,8 @@ class JobHeartbeat:
                  worker: str) -> None:
         self.beater = _beater(client, settings.heartbeat_s)
         self.beat = _Beat(
-            key=job_alive_key(settings, job_id), cancel_key=cancel_key(settings, job_id),
+            key=FarmKeys(settings.namespace).job_alive(job_id),
+            cancel_key=FarmKeys(settings.namespace).cancel(job_id),
             value=json.dumps({"worker": worker, "host": this_host(), "pid": os.getpid(),
                               "since": time.time()}),
             ttl_ms=int(settings.heartbeat_s * 3000),

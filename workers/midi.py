@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.runner import JobInputError, JobOutput, JobRun, KindRunner, json_bytes
+from workers.attempt import JobOutput, JobRun, json_bytes
+from workers.errors import JobInputError
 
 _pipeline: Any = None
 
@@ -75,5 +76,3 @@ def _intent_input(run: JobRun) -> tuple[str, dict[str, Any]] | None:
                 return artifact.id, dict(doc["midi_params"])
     return None
 
-
-MIDI = KindRunner(run=render_midi)

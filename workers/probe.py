@@ -13,8 +13,8 @@ import os
 import time
 from typing import Any
 
-from workers.errors import JobCancelled
-from workers.runner import JobInputError, JobOutput, JobRun, KindRunner
+from workers.attempt import JobOutput, JobRun
+from workers.errors import JobCancelled, JobInputError
 
 
 class ProbeModel:
@@ -60,6 +60,3 @@ def run_probe(run: JobRun) -> list[JobOutput]:
 
 
 _loads = 0
-
-PROBE = KindRunner(run=run_probe, model_of=lambda params: str(params["model"]),
-                   vram_mb_of=lambda params: int(params["vram_mb"]))

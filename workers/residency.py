@@ -8,18 +8,20 @@ worker waits for the device, or the model has been idle too long, it unloads and
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from jobs.config import FarmSettings
 from storage.models import JobRecord
+from storage.states import as_utc
 from workers.errors import JobCancelled, LeaseLost
 from workers.gpu import GpuLease, Lease
+from workers.ticker import Duty, ticker
 
 log = logging.getLogger(__name__)
 _IDLE_CHECK_S = 0.05
@@ -44,14 +46,15 @@ class Residency:
         self._unload_model: Callable[[Any], None] | None = None
         self._idle_since = 0.0
         self._hold_until = 0.0
-        self._thread: threading.Thread | None = None
+        self._keeper: Duty | None = None
+        self._last_renew = 0.0
 
     # taking the device ------------------------------------------------------------
 
     def acquire(self, job: JobRecord, model: str | None, cancelled: threading.Event,
                 on_wait: Callable[[str], None]) -> Lease:
         """Wait in line (fairly, explained through `on_wait`) until the device is ours."""
-        created_ms = int(_utc(job.created_at).timestamp() * 1000)
+        created_ms = int(as_utc(job.created_at).timestamp() * 1000)
         info = {"worker": self.worker, "model": model, "kind": job.kind}
         said = ""
         while True:
@@ -71,7 +74,7 @@ class Residency:
                 self.lease = None  # our idle lease was turned into this job's lease
             self.lease, self.busy = lease, True
             self.lost.clear()
-        self._ensure_thread()
+        self._ensure_keeper()
         return lease
 
     def model_for(self, name: str, load: Callable[[], Any], unload: Callable[[Any], None]) -> Any:
@@ -149,33 +152,28 @@ class Residency:
                 log.exception("unloading %s failed", self.model_name)
         self.model, self.model_name, self._unload_model = None, None, None
 
-    # the keeper thread ------------------------------------------------------------
+    # the keeper (a duty on the process's ticker while a lease is held) ----------------
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._keep, name="gpu-lease", daemon=True)
-            self._thread.start()
+    def _ensure_keeper(self) -> None:
+        with self.lock:
+            if self._keeper is None:
+                self._last_renew = time.monotonic()
+                self._keeper = ticker().every(_IDLE_CHECK_S, self._tick, "GPU lease keeper")
 
-    def _keep(self) -> None:
-        last_renew = time.monotonic()
-        while True:
-            time.sleep(_IDLE_CHECK_S)
-            try:
-                last_renew = self._tick(last_renew)
-            except redis.RedisError as exc:
-                log.warning("lease keeper cannot reach Redis: %s", exc)
-
-    def _tick(self, last_renew: float) -> float:
+    def _tick(self) -> None:
         with self.lock:
             if self.lease is None:
-                return last_renew
+                if self._keeper is not None and not self.busy:
+                    ticker().cancel(self._keeper)
+                    self._keeper = None
+                return
             now = time.monotonic()
             if not self.busy and ((now > self._hold_until and self._others_waiting())
                                   or now - self._idle_since > self.idle_unload_s):
                 self._give_up()
-                return now
-            if now - last_renew < self.renew_every_s:
-                return last_renew
+                return
+            if now - self._last_renew < self.renew_every_s:
+                return
             try:
                 self.api.renew(self.lease)
             except LeaseLost:
@@ -185,14 +183,8 @@ class Residency:
                     self.lease = None
                 else:
                     self._drop_lost()
-            return now
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            self._last_renew = now
 
 
 def _pid() -> int:
-    import os
-
     return os.getpid()

@@ -1,0 +1,102 @@
+"""Ending an attempt: its outputs stored and committed once, or the job failed or re-queued.
+
+What goes wrong decides the outcome: the job's own inputs fail it; a lost GPU lease or Redis
+sends it round again; a busy or unreachable catalog leaves it to the reconciler (a job is
+never failed for the catalog's trouble).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import redis
+
+from jobs.dispatch import send_job
+from jobs.errors import BrokerUnreachable
+from storage.errors import CatalogDamaged, CatalogUnavailable, StorageError
+from storage.models import ArtifactRecord, JobState, LineageEdge
+from storage.outputs import link_output
+from workers.attempt import JobOutput, JobRun
+from workers.errors import JobCancelled, JobInputError, LeaseLost
+
+log = logging.getLogger(__name__)
+
+
+def store_and_commit(run: JobRun, outputs: list[JobOutput]) -> str:
+    records = _store_outputs(run, outputs)
+    if run.residency is not None:
+        run.residency.check()
+    return _commit(run, records)
+
+
+def outcome_of(run: JobRun, exc: Exception) -> str:
+    job = run.job
+    if isinstance(exc, JobCancelled):
+        return f"{job.id[:12]} cancelled while running; nothing committed"
+    if isinstance(exc, LeaseLost):
+        return requeue(run, str(exc))
+    if isinstance(exc, redis.RedisError):  # infrastructure, not the job: run it again later
+        return requeue(run, f"Redis connection lost ({exc})")
+    if isinstance(exc, CatalogUnavailable | CatalogDamaged):
+        # Nothing can be written now; without its heartbeat the job is queued again by the
+        # reconciler once the catalog answers.
+        log.error("job %s: %s; left for the reconciler to queue again", job.id, exc)
+        return f"{job.id[:12]} attempt {run.attempt} left to the reconciler: {exc}"
+    if isinstance(exc, JobInputError | StorageError):
+        return fail(run, str(exc))
+    log.error("job %s crashed", job.id, exc_info=exc)
+    return fail(run, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _store_outputs(run: JobRun, outputs: list[JobOutput]) -> list[ArtifactRecord]:
+    records = []
+    for output in outputs:
+        blob = run.ctx.store.put_bytes(output.data)
+        records.append(ArtifactRecord(
+            id=uuid.uuid4().hex, job_id=run.job.id, attempt=run.attempt, name=output.name,
+            sha256=blob.sha256, media_type=output.media_type, bytes=blob.size,
+        ))
+    return records
+
+
+def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
+    ctx, job = run.ctx, run.job
+    # The job's `input` edges to its dependencies are written by the commit itself.
+    lineage = [LineageEdge(child_id=r.id, parent_id=job.id, relation="produced_by")
+               for r in records]
+    lineage += [LineageEdge(child_id=r.id, parent_id=parent, relation=relation)
+                for r in records for parent, relation in run.sources]
+    fence = (run.lease.device, run.lease.token) if run.lease is not None else None
+    if not ctx.catalog.commit_result(job.id, run.attempt, records, lineage, fence):
+        now = ctx.catalog.get_job(job.id)
+        if now.state == JobState.SUCCEEDED and now.attempts == run.attempt:
+            # Its commit landed, though the answer was lost on the way (a reset connection),
+            # and the retry found it done: what the catalog holds is what gets linked.
+            records = ctx.catalog.artifacts(job.id)
+        elif fence is not None:  # a newer holder's token: this attempt's outputs are void
+            return requeue(run, f"commit refused: {fence[0]} token {fence[1]} is stale")
+        else:
+            return f"commit of {job.id[:12]} attempt {run.attempt} refused: cancelled or superseded"
+    for record in records:
+        link_output(ctx.settings.outputs_dir, job.project, job.id, record.name,
+                    ctx.store.path_for(record.sha256))
+    return f"{job.id[:12]} succeeded with {len(records)} artifacts"
+
+
+def fail(run: JobRun, error: str) -> str:
+    run.ctx.catalog.transition(run.job.id, [JobState.RUNNING, JobState.WAITING_GPU],
+                               JobState.FAILED, message="failed", attempt=run.attempt, error=error)
+    return f"{run.job.id[:12]} failed: {error}"
+
+
+def requeue(run: JobRun, why: str) -> str:
+    """Send the job again unless a newer attempt has it (this one lost its lease or Redis)."""
+    catalog = run.ctx.catalog
+    if catalog.transition(run.job.id, [JobState.RUNNING, JobState.WAITING_GPU], JobState.QUEUED,
+                          message=why, attempt=run.attempt, reason=f"re-queued: {why}"):
+        try:
+            send_job(run.ctx.settings, catalog.get_job(run.job.id))
+        except BrokerUnreachable:
+            pass  # still QUEUED and dispatched in the catalog: the reconciler sends it later
+    return f"{run.job.id[:12]} attempt {run.attempt} discarded: {why}"
