@@ -1,30 +1,40 @@
-"""The `farm` command line. Every command takes --json; user errors are one line and an exit code."""
+"""The `farm` command line. Every command takes --json; user errors are one line and an exit code.
+
+Only typer is imported up front: each command imports what it needs when it runs, so that
+`farm --help`, `farm status` and `farm ls` stay quick enough for scripts to call in loops.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from jobs.config import FarmSettings, load_settings
-from jobs.errors import BadJobSpec, FarmError
+from jobs.errors import BadJobSpec, FarmError, one_line
 from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from jobs.config import FarmSettings
 
 cli = typer.Typer(
     name="farm", help="studio-farm: an offline render farm for music.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    rich_markup_mode=None,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+_flags: dict[str, Any] = {}
 
 
 def settings() -> FarmSettings:
-    return load_settings()
+    """The farm's settings, with the global flags (--home, --config, ...) over the rest."""
+    from jobs.config import load_settings
+
+    return load_settings(**_flags)
 
 
 def emit(doc: Any, as_json: bool, human: str | None = None) -> None:
@@ -41,11 +51,8 @@ def _global(
     redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL.")] = None,
     db_url: Annotated[str | None, typer.Option("--db-url", help="Catalog database URL.")] = None,
 ) -> None:
-    # Flags become environment so that child processes (workers) see the same farm.
-    for var, value in (("FARM_CONFIG", config), ("FARM_HOME", home), ("REDIS_URL", redis_url),
-                       ("FARM_DB_URL", db_url)):
-        if value is not None:
-            os.environ[var] = str(value)
+    # Processes the farm starts (workers) are given the resulting settings explicitly.
+    _flags.update(config=config, home=home, redis_url=redis_url, db_url=db_url)
 
 
 @cli.command()
@@ -99,11 +106,13 @@ def worker(
     conf = settings()
     apply_thread_caps(conf)
     check_redis(conf)
-    from jobs.app import app
+    import socket
+
+    from jobs.app import make_app
 
     nodename = f"{'+'.join(wanted)}-{os.getpid()}@{socket.gethostname()}"
     emit({"nodename": nodename, "tags": wanted, "pid": os.getpid()}, as_json)
-    app.worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency), "-P", pool,
+    make_app(conf).worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency), "-P", pool,
                      "-n", nodename, "--loglevel", loglevel, "-E",
                      "--without-gossip", "--without-mingle"])
 
@@ -125,10 +134,11 @@ def submit(
     from jobs.submit import submit_job
 
     data: dict[str, Any] = {}
+    conf = settings()
     if file is not None:
         if kind is not None:
             raise BadJobSpec("give either KIND or -f FILE, not both")
-        spec, _ = read_spec_file(file)
+        spec, _ = read_spec_file(file, conf.max_job_file_bytes)
         data = spec.model_dump(exclude_none=True)
         data["params"] = {k: spec.params[k] for k in spec.given}  # defaults stay defaults
     elif kind is None:
@@ -139,7 +149,7 @@ def submit(
     data.update({k: v for k, v in overrides.items() if v is not None})
     if after:
         data["depends_on"] = list(data.get("depends_on", [])) + after
-    job, created = submit_job(settings(), parse_spec(data, str(file or "job")))
+    job, created = submit_job(conf, parse_spec(data, str(file or "job")))
     emit({"job_id": job.id, "kind": job.kind, "state": str(job.state), "created": created,
           "seed": job.seed}, as_json, job.id)
 
@@ -257,11 +267,11 @@ def export(job_id: str, dest: Path, as_json: JsonOpt = False) -> None:
 def reconcile(as_json: JsonOpt = False) -> None:
     """Re-send catalogued jobs that Redis lost; re-queue jobs whose worker vanished."""
     from jobs.broker import check_redis
-    from jobs.home import open_catalog
+    from jobs.home import CLI_DB_RETRY_S, open_catalog
     from jobs.reconcile import reconcile_once
 
     conf = settings()
-    doc = reconcile_once(conf, open_catalog(conf), check_redis(conf))
+    doc = reconcile_once(conf, open_catalog(conf, CLI_DB_RETRY_S), check_redis(conf))
     human = ("another reconciler pass is running" if doc["skipped"] else
              ", ".join(f"{k}: {len(v)}" for k, v in doc.items() if k != "skipped"))
     emit(doc, as_json, human)
@@ -322,6 +332,19 @@ def catalog_gc(
                        f"{len(doc['leftovers'])} unfinished writes, {doc['bytes']} bytes")
 
 
+@catalog_cli.command("backup")
+def catalog_backup(
+    dest: Annotated[Path | None, typer.Argument(help="File to write (default: FARM_HOME/backups).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A consistent copy of a SQLite catalog, safe to take while the farm runs."""
+    from jobs.backup import backup_catalog
+
+    path = backup_catalog(settings(), dest)
+    emit({"backup": str(path)}, as_json, str(path))
+
+
 midi_cli = typer.Typer(help="MIDI tools.", no_args_is_help=True)
 cli.add_typer(midi_cli, name="midi")
 
@@ -336,15 +359,28 @@ def midi_report(file: Path, as_json: JsonOpt = False) -> None:
     raise typer.Exit(subprocess.run(args, check=False).returncode)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The `farm` command: any problem of the user's is one line on stderr and an exit code
+    (2 usage, 3 Redis or catalog, 1 job failed, 4 timed out); anything else is a bug."""
+    os.umask(0o077)  # the catalog, the queue's data and the logs are the farm user's alone
+    _flags.clear()
     try:
-        cli()
+        code = cli(args=argv, standalone_mode=False)
     except (FarmError, StorageError) as exc:
-        typer.echo(f"farm: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("farm: interrupted", err=True)
-        sys.exit(130)
+        _fail(str(exc), exc.exit_code)
+    except typer.TyperException as exc:  # usage: a bad option, argument or value
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `farm` or `farm catalog`: the help
+            typer.echo(exc.format_message())
+            sys.exit(2)
+        _fail(f"{exc.format_message()} (see `farm --help`)", int(getattr(exc, "exit_code", 2)))
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted", 130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"farm: error: {one_line(message)}", err=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,34 +1,44 @@
-"""`farm doctor`: is this machine ready to run the farm, and if not, what to do about it."""
+"""`farm doctor`: is this machine ready to run the farm, and if not, what to do about it.
+
+Each check says ok, warn, fail or info, with the fix in the same line: the home and who may
+read it, the catalog (and, when it is damaged, how to recover it), Redis, the workers per
+queue, messages set aside as unreadable, and the optional libraries.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import stat
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import redis
-
-from jobs.broker import check_redis, redis_server_binary
 from jobs.config import FarmSettings
-from jobs.home import ensure_home, open_catalog
+from jobs.errors import shown
 from jobs.kinds import TAGS
-from jobs.presence import live_workers
-from jobs.views import queue_length
+
+Check = dict[str, Any]
 
 
-def _check(name: str, status: str, detail: str, exit_code: int = 3) -> dict[str, Any]:
+def _check(name: str, status: str, detail: str, exit_code: int = 3) -> Check:
     return {"check": name, "status": status, "detail": detail, "exit_code": exit_code}
 
 
-def run_checks(settings: FarmSettings) -> list[dict[str, Any]]:
+def run_checks(settings: FarmSettings) -> list[Check]:
     checks = [_check("python", "ok", sys.version.split()[0])]
-    for name, probe in (("farm_home", _home), ("catalog", _catalog), ("redis", _redis)):
+    probes: list[tuple[str, Callable[[FarmSettings], str]]] = [
+        ("farm_home", _home), ("catalog", _catalog), ("redis", _redis)]
+    for name, probe in probes:
         try:
             checks.append(_check(name, "ok", probe(settings)))
         except Exception as exc:  # each failure is reported, not raised
             checks.append(_check(name, "fail", str(exc), getattr(exc, "exit_code", 3)))
-    if checks[-1]["status"] == "ok":
-        checks += _workers(settings)
+    redis_ok = any(c["check"] == "redis" and c["status"] == "ok" for c in checks)
+    checks += _permissions(settings)
+    if redis_ok:
+        checks += _queues(settings)
     for module in ("torch", "diffusers", "llama_cpp"):
         found = importlib.util.find_spec(module) is not None
         checks.append(_check(module, "ok" if found else "info",
@@ -37,43 +47,129 @@ def run_checks(settings: FarmSettings) -> list[dict[str, Any]]:
 
 
 def _home(settings: FarmSettings) -> str:
+    from jobs.home import ensure_home
+
     return f"{ensure_home(settings)} is writable"
 
 
 def _catalog(settings: FarmSettings) -> str:
-    counts = open_catalog(settings).count_by_state()
+    from jobs.home import CLI_DB_RETRY_S, open_catalog
+    from storage.errors import CatalogDamaged
+
+    try:
+        counts = open_catalog(settings, CLI_DB_RETRY_S).count_by_state()
+        damage = _sqlite_damage(settings)
+    except CatalogDamaged as exc:
+        raise CatalogDamaged(f"{exc}; {_recovery(settings)}") from exc
+    if damage:
+        raise CatalogDamaged(f"integrity check failed ({damage}); {_recovery(settings)}")
     return f"{settings.catalog_url.split('@')[-1]}: {sum(counts.values())} jobs"
 
 
+def _sqlite_damage(settings: FarmSettings) -> str | None:
+    """What SQLite's quick check finds wrong with the catalog file, if anything."""
+    if not settings.catalog_url.startswith("sqlite:///"):
+        return None
+    import sqlite3
+
+    path = settings.catalog_url.removeprefix("sqlite:///")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+        found = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    return None if found == ["ok"] else "; ".join(found)[:300]
+
+
+def _recovery(settings: FarmSettings) -> str:
+    from jobs.backup import latest_backup
+
+    if not settings.catalog_url.startswith("sqlite:///"):
+        return "restore the database from your PostgreSQL backup (pg_restore)"
+    path = settings.catalog_url.removeprefix("sqlite:///")
+    backup = latest_backup(settings)
+    restore = (f"or stop the farm and copy the backup {backup} over it" if backup else
+               "no backup found under FARM_HOME/backups (`farm catalog backup` makes one)")
+    return (f"stop the farm, then recover what is readable with `sqlite3 {path} .recover "
+            f"| sqlite3 {path}.recovered` and move that into place, {restore}")
+
+
 def _redis(settings: FarmSettings) -> str:
+    from jobs.broker import check_redis, redis_server_binary
+
     if settings.redis_url is None:
         binary = redis_server_binary()
         try:
             check_redis(settings)
-        except Exception:
+        except Exception as exc:
+            if "refuses" in str(exc) or "not private" in str(exc):
+                raise
             return f"embedded (not running now; `farm up` starts {binary})"
         return f"embedded at {settings.embedded_socket}"
     check_redis(settings)
     return "reachable"
 
 
-def _workers(settings: FarmSettings) -> list[dict[str, Any]]:
-    client = redis.Redis.from_url(settings.redis_client_url, socket_timeout=3)
+def _permissions(settings: FarmSettings) -> list[Check]:
+    """Files others may read or write: the farm's state is its user's alone."""
+    home = settings.home_dir
+    wanted = [(home, 0o700), (home / "run", 0o700), (home / "redis", 0o700),
+              (home / "logs", 0o700), (home / "backups", 0o700)]
+    wanted += [(home / f"catalog.db{end}", 0o600) for end in ("", "-wal", "-shm")]
+    for folder in (home / "redis", home / "logs", home / "backups"):
+        if folder.is_dir():
+            wanted += [(path, 0o600) for path in sorted(folder.rglob("*")) if path.is_file()]
+    if settings.redis_url is None:
+        wanted.append((settings.embedded_socket.parent, 0o700))
+    problems = [p for path, mode in wanted if (p := _too_open(path, mode)) is not None]
+    if not problems:
+        return [_check("permissions", "ok", "the farm's files are private to you")]
+    return [_check("permissions", "fail", problem, 2) for problem in problems[:10]]
+
+
+def _too_open(path: Path, mode: int) -> str | None:
     try:
-        client.ping()
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if info.st_uid != os.getuid():
+        return f"{path} belongs to uid {info.st_uid}, not to you: move it away"
+    extra = stat.S_IMODE(info.st_mode) & ~mode & 0o077
+    if extra:
+        return f"{path} is open to others (mode {stat.S_IMODE(info.st_mode):o}): chmod {mode:o} {path}"
+    return None
+
+
+def _queues(settings: FarmSettings) -> list[Check]:
+    import redis
+
+    from jobs.broker import redis_client
+    from jobs.dead_letters import dead_letters
+    from jobs.presence import live_workers
+    from jobs.views import queue_length
+
+    client = redis_client(settings)
+    try:
         workers = live_workers(settings, client)
+        dead = dead_letters(settings, client)
+        waiting = {tag: queue_length(settings, client, tag) for tag in TAGS}
     except (redis.RedisError, OSError):
         return []
     out = []
     for tag in TAGS:
         serving = [w for w in workers if tag in w.get("tags", [])]
-        waiting = queue_length(settings, client, tag)
-        status = "ok" if serving or not waiting else "warn"
+        status = "ok" if serving or not waiting[tag] else "warn"
         out.append(_check(f"queue {tag}", status,
-                          f"{len(serving)} worker(s), {waiting} message(s) waiting"))
+                          f"{len(serving)} worker(s), {waiting[tag]} message(s) waiting"))
+    if not dead:
+        return out + [_check("dead letters", "ok", "no unreadable messages set aside")]
+    out.append(_check("dead letters", "warn",
+                      f"{len(dead)} unreadable message(s) set aside (not run); newest from "
+                      f"{dead[-1].get('where', '?')}: {dead[-1].get('why', '?')}", 2))
+    for letter in dead[-5:]:
+        out.append(_check("dead letter", "info",
+                          f"{letter.get('where', '?')}: {letter.get('why', '?')}: "
+                          f"{shown(letter.get('sample', ''), 80)}"))
     return out
 
 
-def doctor_text(checks: list[dict[str, Any]]) -> str:
+def doctor_text(checks: list[Check]) -> str:
     marks = {"ok": "ok  ", "fail": "FAIL", "warn": "warn", "info": "--  "}
     return "\n".join(f"{marks[c['status']]} {c['check']:<12} {c['detail']}" for c in checks)

@@ -6,17 +6,17 @@ import json
 from typing import Any
 
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec
-from jobs.home import open_catalog
-from storage.catalog import Catalog
+from jobs.errors import BadJobSpec, shown
+from jobs.home import open_reader
 from storage.errors import UnknownJob
+from storage.reader import CatalogReader
 
 MAX_NODES = 200
 
 
 def lineage_doc(settings: FarmSettings, node_id: str) -> dict[str, Any]:
     """The node and every ancestor, each with the edges that lead to its parents."""
-    catalog = open_catalog(settings)
+    catalog = open_reader(settings)
     start = _resolve(catalog, node_id)
     nodes: dict[str, dict[str, Any]] = {}
     todo = [start]
@@ -32,7 +32,7 @@ def lineage_doc(settings: FarmSettings, node_id: str) -> dict[str, Any]:
     return {"start": start, "nodes": list(nodes.values())}
 
 
-def _resolve(catalog: Catalog, node_id: str) -> str:
+def _resolve(catalog: CatalogReader, node_id: str) -> str:
     if catalog.artifact(node_id) is not None:
         return node_id
     if len(node_id) == 64 and (found := catalog.artifact_by_sha(node_id)):
@@ -40,11 +40,11 @@ def _resolve(catalog: Catalog, node_id: str) -> str:
     try:
         return catalog.get_job(node_id).id
     except UnknownJob:
-        raise BadJobSpec(f"'{node_id}' is no artifact id, sha256 or job id in the catalog; "
+        raise BadJobSpec(f"{shown(node_id, 70)} is no artifact id, sha256 or job id in the catalog; "
                          "`farm artifacts JOB --json` lists artifact ids") from None
 
 
-def _describe(catalog: Catalog, node_id: str) -> dict[str, Any]:
+def _describe(catalog: CatalogReader, node_id: str) -> dict[str, Any]:
     if (artifact := catalog.artifact(node_id)) is not None:
         return {"id": node_id, "type": "artifact", "name": artifact.name,
                 "sha256": artifact.sha256, "job_id": artifact.job_id}

@@ -20,9 +20,12 @@ def start_worker(settings: FarmSettings, tags: list[str], concurrency: int = 1) 
     """`farm worker` as a child process that dies with us; its environment names our Redis."""
     env = dict(os.environ)
     env["FARM_HOME"] = str(settings.home_dir)
+    env.pop("FARM_REDIS_URL", None)  # it would win over the REDIS_URL given here
     env["REDIS_URL"] = settings.redis_client_url
     env.setdefault("FARM_THREADS", str(settings.threads))
     env["FARM_DB_URL"] = settings.catalog_url
+    if settings.config_file is not None:
+        env["FARM_CONFIG"] = str(settings.config_file)
     args = [sys.executable, "-m", "jobs.cli", "worker", "--tags", ",".join(tags),
             "--concurrency", str(concurrency), "--loglevel", "INFO"]
     logs = settings.home_dir / "logs"

@@ -1,24 +1,31 @@
-"""Reading jobs out of the catalog for people and scripts: status, wait, ls, artifacts."""
+"""Reading jobs out of the catalog for people and scripts: status, wait, ls, artifacts.
+
+These are the commands scripts call in loops, so they read through storage.reader (plain SQL,
+no database toolkit) and reach for Redis only when a queued job's wait needs explaining.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
-
-from jobs.broker import check_redis, redis_client
 from jobs.config import FarmSettings
-from jobs.errors import WaitTimedOut
-from jobs.gpu_state import gpu_report
-from jobs.home import open_catalog
-from jobs.views import explain_wait, iso, status_doc
-from storage.models import JobState
+from jobs.errors import BadJobSpec, WaitTimedOut
+from jobs.home import open_reader
+from jobs.views import explain_wait, iso, needs_explaining, status_doc
+from storage.states import JobState
+
+if TYPE_CHECKING:
+    import redis
 
 
 def _quiet_redis(settings: FarmSettings) -> redis.Redis | None:
+    import redis
+
+    from jobs.broker import redis_client
+
     client = redis_client(settings)
     try:
         client.ping()
@@ -28,40 +35,39 @@ def _quiet_redis(settings: FarmSettings) -> redis.Redis | None:
 
 
 def job_status(settings: FarmSettings, job_id: str, explain: bool = True) -> dict[str, Any]:
-    catalog = open_catalog(settings)
-    job = catalog.get_job(job_id)
-    reason = explain_wait(settings, _quiet_redis(settings), job) if explain else None
-    return status_doc(settings, catalog, job, reason)
+    reader = open_reader(settings)
+    job = reader.get_job(job_id)
+    reason = None
+    if explain and needs_explaining(job):
+        reason = explain_wait(settings, _quiet_redis(settings), job)
+    return status_doc(settings, reader, job, reason)
 
 
 def wait_for_job(settings: FarmSettings, job_id: str, timeout_s: float,
                  poll_s: float = 0.2) -> dict[str, Any]:
-    catalog = open_catalog(settings)
-    job = catalog.get_job(job_id)
+    reader = open_reader(settings)
+    job = reader.get_job(job_id)
     deadline = time.monotonic() + timeout_s
     while not job.state.is_terminal:
         if time.monotonic() >= deadline:
             raise WaitTimedOut(f"job {job.id[:12]} still {job.state} after {timeout_s:g} s")
-        time.sleep(poll_s)
-        job = catalog.get_job(job.id)
-    return status_doc(settings, catalog, job)
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        job = reader.get_job(job.id)
+    return status_doc(settings, reader, job)
 
 
 def list_docs(settings: FarmSettings, states: list[str], kinds: list[str],
               limit: int) -> list[dict[str, Any]]:
-    from jobs.errors import BadJobSpec
-
     try:
         wanted = [JobState(s.upper()) for s in states]
     except ValueError:
         names = ", ".join(s.value for s in JobState)
         raise BadJobSpec(f"--state must be one of {names}") from None
-    catalog = open_catalog(settings)
     return [
         {"job_id": j.id, "kind": j.kind, "state": str(j.state), "progress": j.progress,
          "attempts": j.attempts, "project": j.project, "seed": j.seed,
          "created_at": iso(j.created_at), "reason": j.reason, "error": j.error}
-        for j in catalog.list_jobs(wanted, kinds, limit)
+        for j in open_reader(settings).list_jobs(wanted, kinds, limit)
     ]
 
 
@@ -114,6 +120,9 @@ def jobs_table(docs: list[dict[str, Any]]) -> str:
 
 
 def gpu_docs(settings: FarmSettings) -> list[dict[str, Any]]:
+    from jobs.broker import check_redis
+    from jobs.gpu_state import gpu_report
+
     client = check_redis(settings)
     devices = {name: dev.vram_mb for name, dev in settings.devices.items()}
     return gpu_report(client, settings.namespace, devices)

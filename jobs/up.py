@@ -1,7 +1,10 @@
 """`farm up`: a local farm in one command, stopped cleanly by Ctrl-C or SIGTERM.
 
 Redis (embedded with AOF persistence under FARM_HOME unless REDIS_URL is set), one worker
-per enabled tag (restarted if it dies), and the reconciler every few seconds.
+per enabled tag, and the reconciler every few seconds. It rides out trouble rather than dying
+of it: a worker that exits is started again, an embedded Redis that dies is started again
+(its AOF keeps the queue), and while Redis or the catalog is away the loop says so once,
+backs off, and says so again when they are back.
 """
 
 from __future__ import annotations
@@ -14,11 +17,31 @@ from types import FrameType
 
 from jobs.broker import EmbeddedRedis, check_redis
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec
-from jobs.home import ensure_home, open_catalog
+from jobs.errors import BadJobSpec, FarmError
+from jobs.home import CLI_DB_RETRY_S, ensure_home, open_catalog
 from jobs.kinds import TAGS
 from jobs.processes import start_worker, stop_processes, wait_for_workers
 from jobs.reconcile import reconcile_once
+from storage.errors import StorageError
+
+MAX_PAUSE_S = 30.0
+
+
+class _Trouble:
+    """What the loop says about a failing step: once when it starts, once when it ends."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say, self.current = say, ""
+
+    def failed(self, what: str) -> None:
+        if what != self.current:
+            self.say(f"farm up: {what}; retrying (running jobs keep their place)")
+            self.current = what
+
+    def cleared(self) -> None:
+        if self.current:
+            self.say("farm up: working again")
+            self.current = ""
 
 
 def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None],
@@ -35,23 +58,44 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
         if embedded is not None and embedded.start():
             say(f"embedded Redis on {embedded.socket} (AOF in {embedded.data_dir})")
         client = check_redis(settings)
-        catalog = open_catalog(settings)
         workers = {tag: start_worker(settings, [tag]) for tag in tags}
         wait_for_workers(settings, client, {p.pid for p in workers.values()})
         say(f"farm up: workers for {', '.join(tags)}; Ctrl-C stops it")
-        while not stop.is_set():
-            reconcile_once(settings, catalog, client)
-            for tag, proc in list(workers.items()):
-                if proc.poll() is not None and not stop.is_set():
-                    say(f"worker for {tag} exited ({proc.returncode}); starting another")
-                    workers[tag] = start_worker(settings, [tag])
-            stop.wait(min(settings.reconcile_every_s, 5.0))
+        _keep_running(settings, embedded, workers, say, stop)
     finally:
         say("stopping workers (running jobs finish, or go back to the queue)")
         stop_processes(list(workers.values()), timeout_s=settings.shutdown_grace_s)
         if embedded is not None:
             embedded.stop()
         say("farm stopped")
+
+
+def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
+                  workers: dict[str, Popen[bytes]], say: Callable[[str], None],
+                  stop: threading.Event) -> None:
+    every = min(settings.reconcile_every_s, 5.0)
+    trouble, pause = _Trouble(say), every
+    while not stop.is_set():
+        if embedded is not None and embedded.process is not None and not embedded.running():
+            say(f"embedded Redis exited ({embedded.process.returncode}); starting it again")
+            embedded.start()
+        for tag, proc in list(workers.items()):
+            if proc.poll() is not None and not stop.is_set():
+                say(f"worker for {tag} exited ({proc.returncode}); starting another")
+                workers[tag] = start_worker(settings, [tag])
+        try:
+            catalog = open_catalog(settings, CLI_DB_RETRY_S)  # the loop has more to look after
+            reconcile_once(settings, catalog, check_redis(settings))
+        except (FarmError, StorageError) as exc:
+            trouble.failed(str(exc))
+            pause = min(pause * 2, MAX_PAUSE_S)
+        except Exception as exc:  # noqa: BLE001  (a pass's bug must not take the farm down)
+            trouble.failed(f"reconciler pass failed ({type(exc).__name__}: {exc})")
+            pause = min(pause * 2, MAX_PAUSE_S)
+        else:
+            trouble.cleared()
+            pause = every
+        stop.wait(pause)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -61,3 +105,4 @@ def _stop_on_signals(stop: threading.Event) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
+

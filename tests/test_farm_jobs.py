@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import mido
+import pytest
 
 from tests.conftest import farm, farm_json
 
@@ -63,11 +64,24 @@ def test_retry_runs_a_cancelled_job_as_its_next_attempt(farm_env, start_worker) 
 
 
 def test_same_idempotency_key_gives_one_job(farm_env) -> None:
-    first = farm_json(farm_env, "submit", "midi", "--idempotency-key", "take-1")
-    second = farm_json(farm_env, "submit", "midi", "--idempotency-key", "take-1", "--seed", "9")
+    first = farm_json(farm_env, "submit", "midi", "-p", "bars=4", "--idempotency-key", "take-1")
+    second = farm_json(farm_env, "submit", "midi", "-p", "bars=4", "--idempotency-key", "take-1")
     assert first["job_id"] == second["job_id"]
     assert (first["created"], second["created"]) == (True, False)
     assert len(farm_json(farm_env, "ls")) == 1
+
+
+@pytest.mark.parametrize(("other", "named"), [
+    (["-p", "bars=8"], "params"), (["-p", "bars=4", "--seed", "9"], "seed"),
+    (["-p", "bars=4", "--priority", "9"], "priority"),
+])
+def test_a_reused_idempotency_key_naming_another_job_is_a_conflict(farm_env, other, named) -> None:
+    first = farm_json(farm_env, "submit", "midi", "-p", "bars=4", "--seed", "3",
+                      "--idempotency-key", "take-2")
+    refused = farm(farm_env, "submit", "midi", *other, "--idempotency-key", "take-2")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert f"already names job {first['job_id'][:12]} with another {named}" in refused.stderr
+    assert [d["job_id"] for d in farm_json(farm_env, "ls")] == [first["job_id"]]
 
 
 def test_same_seed_same_bytes_other_seeds_other_music(farm_env, start_worker) -> None:
@@ -105,8 +119,8 @@ def test_duplicate_delivery_of_a_finished_job_does_not_run_it_again(farm_env, st
     farm_json(farm_env, "wait", job_id, "--timeout", "60")
     resend = (
         "from jobs.home import open_catalog; from jobs.config import load_settings;"
-        "from jobs.submit import send_job; s = load_settings();"
-        f"send_job(open_catalog(s).get_job('{job_id}'))"
+        "from jobs.dispatch import send_job; s = load_settings();"
+        f"send_job(s, open_catalog(s).get_job('{job_id}'))"
     )
     subprocess.run([sys.executable, "-c", resend], env=farm_env, check=True, timeout=60)
     marker = farm_json(farm_env, "submit", "midi")["job_id"]
