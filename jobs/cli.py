@@ -1,6 +1,6 @@
 """The `farm` command line. Every command takes --json; user errors are one line and an exit code.
 
-Only typer is imported up front: each command imports what it needs when it runs, so that
+Only click is imported up front: each command imports what it needs when it runs, so that
 `farm --help`, `farm status` and `farm ls` stay quick enough for scripts to call in loops.
 """
 
@@ -9,25 +9,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from jobs.errors import BadJobSpec, FarmError, one_line
+from jobs.errors import BadJobSpec, FarmError, one_line, shown
 from storage.errors import StorageError
 
 if TYPE_CHECKING:
     from jobs.config import FarmSettings
 
-cli = typer.Typer(
-    name="farm", help="studio-farm: an offline render farm for music.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-    rich_markup_mode=None,
-)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 _flags: dict[str, Any] = {}
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def settings() -> FarmSettings:
@@ -39,59 +34,63 @@ def settings() -> FarmSettings:
 
 def emit(doc: Any, as_json: bool, human: str | None = None) -> None:
     if as_json:
-        typer.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
     elif human is not None:
-        typer.echo(human)
+        click.echo(human)
 
 
-@cli.callback()
-def _global(
-    config: Annotated[Path | None, typer.Option("--config", help="Config file (farm.yaml).")] = None,
-    home: Annotated[Path | None, typer.Option("--home", help="FARM_HOME folder.")] = None,
-    redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL.")] = None,
-    db_url: Annotated[str | None, typer.Option("--db-url", help="Catalog database URL.")] = None,
-) -> None:
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(
+        command)
+
+
+@click.group(context_settings=CONTEXT, no_args_is_help=True,
+             help="studio-farm: an offline render farm for music.")
+@click.option("--config", type=click.Path(path_type=Path), help="Config file (farm.yaml).")
+@click.option("--home", type=click.Path(path_type=Path), help="FARM_HOME folder.")
+@click.option("--redis-url", help="Redis URL.")
+@click.option("--db-url", help="Catalog database URL.")
+def cli(config: Path | None, home: Path | None, redis_url: str | None, db_url: str | None) -> None:
     # Processes the farm starts (workers) are given the resulting settings explicitly.
     _flags.update(config=config, home=home, redis_url=redis_url, db_url=db_url)
 
 
 @cli.command()
-def demo(
-    intent: Annotated[str, typer.Argument(help="What to make.")] = "moody triphop at 90 bpm",
-    seed: Annotated[int, typer.Option(help="Seed of the music.")] = 7,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the music.")] = 300,
-    as_json: JsonOpt = False,
-) -> None:
+@click.argument("intent", default="moody triphop at 90 bpm")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the music.")
+@click.option("--timeout", type=float, default=300, show_default=True,
+              help="Seconds to wait for the music.")
+@json_option
+def demo(intent: str, seed: int, timeout: float, as_json: bool) -> None:
     """Start an embedded farm, make music from INTENT, print where it is, stop everything."""
     from jobs.demo import run_demo
 
-    doc = run_demo(settings(), intent, seed, timeout, say=None if as_json else typer.echo)
+    doc = run_demo(settings(), intent, seed, timeout, say=None if as_json else click.echo)
     emit(doc, as_json)
     if doc["state"] != "SUCCEEDED":
-        raise typer.Exit(1)
+        raise SystemExit(1)
 
 
 @cli.command()
-def up(
-    tags: Annotated[str | None, typer.Option(help="Tags to run workers for (config: worker_tags).")]
-    = None,
-) -> None:
+@click.option("--tags", help="Tags to run workers for (config: worker_tags).")
+def up(tags: str | None) -> None:
     """Run a local farm: Redis, a worker per tag, the reconciler. Ctrl-C stops it all."""
     from jobs.up import run_farm
 
     conf = settings()
     wanted = [t.strip() for t in tags.split(",")] if tags else conf.worker_tags
-    run_farm(conf, wanted, say=typer.echo)
+    run_farm(conf, wanted, say=click.echo)
 
 
 @cli.command()
-def worker(
-    tags: Annotated[str, typer.Option(help="Comma-separated queue tags to consume.")] = "midi",
-    concurrency: Annotated[int, typer.Option(min=1, help="Processes running jobs.")] = 1,
-    pool: Annotated[str, typer.Option(help="Celery pool: prefork or solo.")] = "prefork",
-    loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
-    as_json: JsonOpt = False,
-) -> None:
+@click.option("--tags", default="midi", show_default=True,
+              help="Comma-separated queue tags to consume.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes running jobs.")
+@click.option("--pool", default="prefork", show_default=True, help="Celery pool: prefork or solo.")
+@click.option("--loglevel", default="INFO", show_default=True, help="Log level.")
+@json_option
+def worker(tags: str, concurrency: int, pool: str, loglevel: str, as_json: bool) -> None:
     """Run one worker process consuming the given tags' queues."""
     from jobs.broker import check_redis
     from jobs.config import apply_thread_caps
@@ -100,9 +99,9 @@ def worker(
     known = list(TAGS)
     wanted = [t.strip() for t in tags.split(",") if t.strip()]
     if not wanted or any(t not in known for t in wanted):
-        raise BadJobSpec(f"--tags '{tags}': known tags are {', '.join(known)}")
+        raise BadJobSpec(f"--tags {shown(tags, 60)}: known tags are {', '.join(known)}")
     if pool not in ("prefork", "solo"):
-        raise BadJobSpec(f"--pool '{pool}': use prefork or solo")
+        raise BadJobSpec(f"--pool {shown(pool, 30)}: use prefork or solo")
     conf = settings()
     apply_thread_caps(conf)
     check_redis(conf)
@@ -112,23 +111,24 @@ def worker(
 
     nodename = f"{'+'.join(wanted)}-{os.getpid()}@{socket.gethostname()}"
     emit({"nodename": nodename, "tags": wanted, "pid": os.getpid()}, as_json)
-    make_app(conf).worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency), "-P", pool,
-                     "-n", nodename, "--loglevel", loglevel, "-E",
-                     "--without-gossip", "--without-mingle"])
+    make_app(conf).worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency),
+                                "-P", pool, "-n", nodename, "--loglevel", loglevel, "-E",
+                                "--without-gossip", "--without-mingle"])
 
 
 @cli.command()
-def submit(
-    kind: Annotated[str | None, typer.Argument(help="Job kind, e.g. midi.")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="name=value")] = None,
-    file: Annotated[Path | None, typer.Option("-f", "--file", help="Job spec file.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (random if not given).")] = None,
-    priority: Annotated[int | None, typer.Option(help="0..9, 9 most urgent.")] = None,
-    project: Annotated[str | None, typer.Option(help="Project name.")] = None,
-    after: Annotated[list[str] | None, typer.Option("--after", help="Run after this job.")] = None,
-    key: Annotated[str | None, typer.Option("--idempotency-key", help="Same key, one job.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
+@click.argument("kind", required=False)
+@click.option("--param", "-p", "param", multiple=True, help="name=value (repeatable).")
+@click.option("--file", "-f", "file", type=click.Path(path_type=Path), help="Job spec file.")
+@click.option("--seed", type=int, help="Seed (random if not given).")
+@click.option("--priority", type=int, help="0..9, 9 most urgent.")
+@click.option("--project", help="Project name.")
+@click.option("--after", multiple=True, help="Run after this job (repeatable).")
+@click.option("--idempotency-key", "key", help="Same key, one job.")
+@json_option
+def submit(kind: str | None, param: tuple[str, ...], file: Path | None, seed: int | None,
+           priority: int | None, project: str | None, after: tuple[str, ...], key: str | None,
+           as_json: bool) -> None:
     """Queue a job and print its id."""
     from jobs.spec import parse_param, parse_spec, read_spec_file
     from jobs.submit import submit_job
@@ -148,26 +148,27 @@ def submit(
     overrides = {"seed": seed, "priority": priority, "project": project, "idempotency_key": key}
     data.update({k: v for k, v in overrides.items() if v is not None})
     if after:
-        data["depends_on"] = list(data.get("depends_on", [])) + after
+        data["depends_on"] = list(data.get("depends_on", [])) + list(after)
     job, created = submit_job(conf, parse_spec(data, str(file or "job")))
     emit({"job_id": job.id, "kind": job.kind, "state": str(job.state), "created": created,
           "seed": job.seed}, as_json, job.id)
 
 
 @cli.command()
-def render(
-    intent: Annotated[str, typer.Argument(help="What to make, in words.")],
-    images: Annotated[bool, typer.Option("--images", help="Also render cover art.")] = False,
-    audio_texture: Annotated[bool, typer.Option("--audio-texture", help="Also an audio bed.")]
-    = False,
-    bars: Annotated[int | None, typer.Option(min=1, max=512, help="Length in bars.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (random if not given).")] = None,
-    priority: Annotated[int, typer.Option(min=0, max=9, help="0..9, 9 most urgent.")] = 5,
-    project: Annotated[str, typer.Option(help="Project name.")] = "default",
-    wait_: Annotated[bool, typer.Option("--wait", help="Wait for the whole graph.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait waits (exit 4).")] = 3600,
-    as_json: JsonOpt = False,
-) -> None:
+@click.argument("intent")
+@click.option("--images", is_flag=True, help="Also render cover art.")
+@click.option("--audio-texture", is_flag=True, help="Also an audio bed.")
+@click.option("--bars", type=click.IntRange(1, 512), help="Length in bars.")
+@click.option("--seed", type=int, help="Seed (random if not given).")
+@click.option("--priority", type=click.IntRange(0, 9), default=5, show_default=True,
+              help="0..9, 9 most urgent.")
+@click.option("--project", default="default", show_default=True, help="Project name.")
+@click.option("--wait", "wait_", is_flag=True, help="Wait for the whole graph.")
+@click.option("--timeout", type=float, default=3600, show_default=True,
+              help="Seconds --wait waits (exit 4).")
+@json_option
+def render(intent: str, images: bool, audio_texture: bool, bars: int | None, seed: int | None,
+           priority: int, project: str, wait_: bool, timeout: float, as_json: bool) -> None:
     """The studio graph: intent -> MIDI (-> cover image, audio texture)."""
     from jobs.render import plan_render, render_text, submit_render, wait_render
 
@@ -177,11 +178,13 @@ def render(
     docs = wait_render(conf, result["jobs"], timeout) if wait_ else None
     emit({**result, "results": docs}, as_json, render_text(result, docs))
     if docs and any(d["state"] != "SUCCEEDED" for d in docs.values()):
-        raise typer.Exit(1)
+        raise SystemExit(1)
 
 
 @cli.command()
-def status(job_id: str, as_json: JsonOpt = False) -> None:
+@click.argument("job_id")
+@json_option
+def status(job_id: str, as_json: bool) -> None:
     """State, progress, why it waits, attempts and artifacts of a job."""
     from jobs.queries import job_status, status_text
 
@@ -190,36 +193,37 @@ def status(job_id: str, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def wait(
-    job_id: str,
-    timeout: Annotated[float, typer.Option(help="Seconds before giving up (exit 4).")] = 3600,
-    as_json: JsonOpt = False,
-) -> None:
+@click.argument("job_id")
+@click.option("--timeout", type=click.FloatRange(min=0), default=3600, show_default=True,
+              help="Seconds before giving up (exit 4).")
+@json_option
+def wait(job_id: str, timeout: float, as_json: bool) -> None:
     """Wait until a job ends; exit 1 if it failed or was cancelled, 4 on timeout."""
     from jobs.queries import status_text, wait_for_job
 
     doc = wait_for_job(settings(), job_id, timeout)
     emit(doc, as_json, status_text(doc))
     if doc["state"] != "SUCCEEDED":
-        raise typer.Exit(1)
+        raise SystemExit(1)
 
 
 @cli.command("ls")
-def list_jobs(
-    state: Annotated[list[str] | None, typer.Option(help="Only jobs in this state.")] = None,
-    kind: Annotated[list[str] | None, typer.Option(help="Only jobs of this kind.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
-    as_json: JsonOpt = False,
-) -> None:
+@click.option("--state", multiple=True, help="Only jobs in this state (repeatable).")
+@click.option("--kind", multiple=True, help="Only jobs of this kind (repeatable).")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@json_option
+def list_jobs(state: tuple[str, ...], kind: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Jobs in the catalog, newest first."""
     from jobs.queries import jobs_table, list_docs
 
-    docs = list_docs(settings(), state or [], kind or [], limit)
+    docs = list_docs(settings(), list(state), list(kind), limit)
     emit(docs, as_json, jobs_table(docs))
 
 
 @cli.command()
-def cancel(job_id: str, as_json: JsonOpt = False) -> None:
+@click.argument("job_id")
+@json_option
+def cancel(job_id: str, as_json: bool) -> None:
     """Cancel a queued or running job."""
     from jobs.control import cancel_job
 
@@ -228,7 +232,9 @@ def cancel(job_id: str, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def retry(job_id: str, as_json: JsonOpt = False) -> None:
+@click.argument("job_id")
+@json_option
+def retry(job_id: str, as_json: bool) -> None:
     """Queue a failed or cancelled job again (same id, same seed, next attempt)."""
     from jobs.control import retry_job
 
@@ -237,7 +243,9 @@ def retry(job_id: str, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def artifacts(job_id: str, as_json: JsonOpt = False) -> None:
+@click.argument("job_id")
+@json_option
+def artifacts(job_id: str, as_json: bool) -> None:
     """The files a job made, with hashes and paths."""
     from jobs.queries import artifacts_text, job_status
 
@@ -246,7 +254,9 @@ def artifacts(job_id: str, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def lineage(node_id: str, as_json: JsonOpt = False) -> None:
+@click.argument("node_id")
+@json_option
+def lineage(node_id: str, as_json: bool) -> None:
     """Where an artifact or job came from: its job, inputs, intent and model file."""
     from jobs.lineage import lineage_doc, lineage_text
 
@@ -255,7 +265,10 @@ def lineage(node_id: str, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def export(job_id: str, dest: Path, as_json: JsonOpt = False) -> None:
+@click.argument("job_id")
+@click.argument("dest", type=click.Path(path_type=Path))
+@json_option
+def export(job_id: str, dest: Path, as_json: bool) -> None:
     """Copy a job's artifacts into DEST as plain files (hashes checked)."""
     from jobs.control import export_job
 
@@ -264,7 +277,8 @@ def export(job_id: str, dest: Path, as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def reconcile(as_json: JsonOpt = False) -> None:
+@json_option
+def reconcile(as_json: bool) -> None:
     """Re-send catalogued jobs that Redis lost; re-queue jobs whose worker vanished."""
     from jobs.broker import check_redis
     from jobs.home import CLI_DB_RETRY_S, open_catalog
@@ -278,7 +292,8 @@ def reconcile(as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def gpu(as_json: JsonOpt = False) -> None:
+@json_option
+def gpu(as_json: bool) -> None:
     """Who holds each GPU, which model is resident, who waits and why."""
     from jobs.queries import gpu_docs, gpu_text
 
@@ -287,7 +302,8 @@ def gpu(as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
-def doctor(as_json: JsonOpt = False) -> None:
+@json_option
+def doctor(as_json: bool) -> None:
     """Check the environment: home, catalog, Redis, workers, optional libraries."""
     from jobs.doctor import doctor_text, run_checks
 
@@ -295,16 +311,17 @@ def doctor(as_json: JsonOpt = False) -> None:
     emit(checks, as_json, doctor_text(checks))
     failed = [c for c in checks if c["status"] == "fail"]
     if failed:
-        raise typer.Exit(max(int(c.get("exit_code", 3)) for c in failed))
+        raise SystemExit(max(int(c.get("exit_code", 3)) for c in failed))
 
 
-catalog_cli = typer.Typer(help="Check and clean the store against the catalog.",
-                          no_args_is_help=True)
-cli.add_typer(catalog_cli, name="catalog")
+@cli.group("catalog", no_args_is_help=True)
+def catalog_cli() -> None:
+    """Check, clean and back up the store and the catalog."""
 
 
 @catalog_cli.command("verify")
-def catalog_verify(as_json: JsonOpt = False) -> None:
+@json_option
+def catalog_verify(as_json: bool) -> None:
     """Re-hash every referenced blob; exit 1 naming any missing or corrupt one."""
     from jobs.integrity import verify_store
 
@@ -314,15 +331,13 @@ def catalog_verify(as_json: JsonOpt = False) -> None:
     emit(doc, as_json, "\n".join(lines + [f"{doc['checked']} blobs checked, "
                                            f"{len(doc['problems'])} problems"]))
     if doc["problems"]:
-        raise typer.Exit(1)
+        raise SystemExit(1)
 
 
 @catalog_cli.command("gc")
-def catalog_gc(
-    delete: Annotated[bool, typer.Option("--delete", help="Really remove (default: dry run).")]
-    = False,
-    as_json: JsonOpt = False,
-) -> None:
+@click.option("--delete", is_flag=True, help="Really remove (default: dry run).")
+@json_option
+def catalog_gc(delete: bool, as_json: bool) -> None:
     """Blobs no artifact references, and unfinished writes; removed only with --delete."""
     from jobs.integrity import collect_garbage
 
@@ -333,30 +348,32 @@ def catalog_gc(
 
 
 @catalog_cli.command("backup")
-def catalog_backup(
-    dest: Annotated[Path | None, typer.Argument(help="File to write (default: FARM_HOME/backups).")]
-    = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """A consistent copy of a SQLite catalog, safe to take while the farm runs."""
+@click.argument("dest", required=False, type=click.Path(path_type=Path))
+@json_option
+def catalog_backup(dest: Path | None, as_json: bool) -> None:
+    """A consistent copy of a SQLite catalog, safe to take while the farm runs (default
+    DEST: a new file in FARM_HOME/backups)."""
     from jobs.backup import backup_catalog
 
     path = backup_catalog(settings(), dest)
     emit({"backup": str(path)}, as_json, str(path))
 
 
-midi_cli = typer.Typer(help="MIDI tools.", no_args_is_help=True)
-cli.add_typer(midi_cli, name="midi")
+@cli.group("midi", no_args_is_help=True)
+def midi_cli() -> None:
+    """MIDI tools."""
 
 
 @midi_cli.command("report")
-def midi_report(file: Path, as_json: JsonOpt = False) -> None:
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+def midi_report(file: Path, as_json: bool) -> None:
     """The report card of any MIDI file: pitch, harmony, rhythm, and where it leaves the bands."""
     import subprocess
 
     # The card is pipeline code, which `jobs` does not import: it runs as its own module.
     args = [sys.executable, "-m", "pipelines.midi.report", str(file)] + (["--json"] if as_json else [])
-    raise typer.Exit(subprocess.run(args, check=False).returncode)
+    raise SystemExit(subprocess.run(args, check=False).returncode)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -365,21 +382,21 @@ def main(argv: list[str] | None = None) -> None:
     os.umask(0o077)  # the catalog, the queue's data and the logs are the farm user's alone
     _flags.clear()
     try:
-        code = cli(args=argv, standalone_mode=False)
+        code = cli.main(args=argv, prog_name="farm", standalone_mode=False)
     except (FarmError, StorageError) as exc:
         _fail(str(exc), exc.exit_code)
-    except typer.TyperException as exc:  # usage: a bad option, argument or value
-        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `farm` or `farm catalog`: the help
-            typer.echo(exc.format_message())
-            sys.exit(2)
-        _fail(f"{exc.format_message()} (see `farm --help`)", int(getattr(exc, "exit_code", 2)))
-    except (KeyboardInterrupt, typer.Abort):
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `farm` or `farm catalog`: the help
+        click.echo(exc.format_message())
+        sys.exit(2)
+    except click.ClickException as exc:  # usage: a bad option, argument or value
+        _fail(f"{exc.format_message()} (see `farm --help`)", exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
         _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"farm: error: {one_line(message)}", err=True)
+    click.echo(f"farm: error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
