@@ -108,7 +108,9 @@ def worker(tags: str, concurrency: int, pool: str, loglevel: str, as_json: bool)
     import socket
 
     from jobs.app import make_app
+    from jobs.transport import install
 
+    install(conf)  # an unreadable queue entry is set aside, not the end of the worker
     nodename = f"{'+'.join(wanted)}-{os.getpid()}@{socket.gethostname()}"
     emit({"nodename": nodename, "tags": wanted, "pid": os.getpid()}, as_json)
     make_app(conf).worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency),

@@ -37,15 +37,16 @@ def set_aside_entry(client: redis.Redis, keys: FarmKeys, queue: str, raw: bytes,
     log.error("set aside an unreadable message from %s (%s); `farm doctor` lists it", queue, why)
 
 
-def set_aside_delivery(settings: FarmSettings, client: redis.Redis, task: str, args: str,
+def set_aside_delivery(settings: FarmSettings, client: redis.Redis, where: str, message: str,
                        why: str) -> None:
-    """Record a delivered message that names no job the farm can run (it is acked after)."""
+    """Record a message a worker was handed but cannot run: it names no job of the catalog,
+    or it is no task message at all (it is acknowledged after, so it is not handed again)."""
     keys = FarmKeys(settings.namespace)
     pipe = client.pipeline(transaction=True)
-    pipe.rpush(keys.dead_letters, _record(f"task {task}", why, args.encode()))
+    pipe.rpush(keys.dead_letters, _record(where, why, message.encode()))
     pipe.ltrim(keys.dead_letters, -KEPT, -1)
     pipe.execute()
-    log.error("set aside a delivery of %s (%s); `farm doctor` lists it", task, why)
+    log.error("set aside a message from %s (%s); `farm doctor` lists it", where, why)
 
 
 def dead_letters(settings: FarmSettings, client: redis.Redis) -> list[dict[str, Any]]:

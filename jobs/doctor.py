@@ -60,10 +60,14 @@ def _catalog(settings: FarmSettings) -> str:
         counts = open_catalog(settings, CLI_DB_RETRY_S).count_by_state()
         damage = _sqlite_damage(settings)
     except CatalogDamaged as exc:
-        raise CatalogDamaged(f"{exc}; {_recovery(settings)}") from exc
+        raise _Damage(f"{exc.what}; {_recovery(settings)}") from exc
     if damage:
-        raise CatalogDamaged(f"integrity check failed ({damage}); {_recovery(settings)}")
+        raise _Damage(f"integrity check failed ({damage}); {_recovery(settings)}")
     return f"{settings.catalog_url.split('@')[-1]}: {sum(counts.values())} jobs"
+
+
+class _Damage(Exception):
+    exit_code = 3
 
 
 def _sqlite_damage(settings: FarmSettings) -> str | None:

@@ -37,7 +37,7 @@ def reconcile_once(settings: FarmSettings, catalog: Catalog, client: redis.Redis
         return {"skipped": True}
     try:
         redeclare_queues(settings)
-        known, dead = scan_queues(settings, client)
+        known, dead = scan_queues(settings, catalog, client)
         report = {
             "resent": _resend_lost(settings, catalog, known),
             "released": _release_waiting(settings, catalog),
@@ -65,27 +65,32 @@ def redeclare_queues(settings: FarmSettings) -> None:
             queue(channel).declare()
 
 
-def scan_queues(settings: FarmSettings, client: redis.Redis) -> tuple[set[str], list[str]]:
+def scan_queues(settings: FarmSettings, catalog: Catalog,
+                client: redis.Redis) -> tuple[set[str], list[str]]:
     """Ids of jobs with a message waiting in a queue, or delivered but not yet acknowledged;
-    and the queue entries that are no message of the farm's, which are moved to the dead
-    letters (a poison entry must not stop the reconciler, nor wait there for ever)."""
+    and the queues whose entries were no message of a catalogued job, which are moved to the
+    dead letters (a poison entry must neither stop the reconciler nor wait there for ever;
+    a job is catalogued before its message is sent, so a message naming none is no job's)."""
     keys = FarmKeys(settings.namespace)
-    found: set[str] = set()
+    queued: dict[str, list[tuple[str, bytes]]] = {}
     dead: list[str] = []
     for tag in TAGS:
         for key in keys.queue_lists(tag):
             for raw in client.lrange(key, 0, -1):  # type: ignore[union-attr]
                 try:
-                    found.add(queued_job_id(raw))
+                    queued.setdefault(queued_job_id(raw), []).append((key, _bytes(raw)))
                 except UnreadableMessage as why:
                     set_aside_entry(client, keys, key, _bytes(raw), str(why))
                     dead.append(key)
+    for job_id in catalog.unknown_ids(list(queued)):
+        for key, raw in queued.pop(job_id):
+            set_aside_entry(client, keys, key, raw, "names no job in the catalog")
+            dead.append(key)
     # A delivered message counts only while young: one held by a worker that died stays in
     # `unacked` until the visibility timeout, and its job would wait that long.
     entries: dict[Any, Any] = client.hgetall(keys.unacked)  # type: ignore[assignment]
     index = dict(client.zrange(keys.unacked_index, 0, -1, withscores=True))  # type: ignore[arg-type]
-    found |= unacked_job_ids(entries, index, time.time() - UNACKED_GRACE_S)
-    return found, dead
+    return set(queued) | unacked_job_ids(entries, index, time.time() - UNACKED_GRACE_S), dead
 
 
 def _bytes(raw: bytes | str) -> bytes:

@@ -223,6 +223,16 @@ class Catalog:
         return one_match(prefix, found)
 
     @_patient
+    def unknown_ids(self, job_ids: list[str]) -> set[str]:
+        """Those of `job_ids` that name no job of the catalog."""
+        found: set[str] = set()
+        with self._connect() as conn:
+            for start in range(0, len(job_ids), 500):
+                chunk = job_ids[start:start + 500]
+                found |= set(conn.execute(select(JOBS.c.id).where(JOBS.c.id.in_(chunk))).scalars())
+        return set(job_ids) - found
+
+    @_patient
     def list_jobs(
         self,
         states: Iterable[JobState] = (),

@@ -84,8 +84,7 @@ def damage_of(exc: DBAPIError, url: str) -> CatalogDamaged | None:
     """CatalogDamaged when the error says the database file itself is broken."""
     text = first_line(exc)
     if url.startswith("sqlite") and any(word in text.lower() for word in _DAMAGED):
-        return CatalogDamaged(f"the catalog at {describe_url(url)} is damaged ({text}); "
-                              "`farm doctor` says how to recover it")
+        return CatalogDamaged(f"the catalog at {describe_url(url)} is damaged ({text})")
     return None
 
 

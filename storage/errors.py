@@ -39,6 +39,11 @@ class CatalogDamaged(StorageError):
     """The catalog's file is not a readable database any more; `farm doctor` says how to recover."""
 
     exit_code = 3
+    HINT = "; `farm doctor` says how to recover it"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what + self.HINT)
+        self.what = what
 
 
 class UnknownJob(StorageError):

@@ -174,8 +174,7 @@ class CatalogReader:
         if "no such table" in text or "does not exist" in text:
             return []  # a catalog file that no farm process has set up yet
         if any(word in text.lower() for word in ("malformed", "not a database", "corrupt")):
-            raise CatalogDamaged(f"the catalog is damaged ({text}); `farm doctor` says how to "
-                                 "recover it") from exc
+            raise CatalogDamaged(f"the catalog at {describe_url(self.url)} is damaged ({text})") from exc
         raise CatalogUnavailable(f"cannot read the catalog: {text}") from exc
 
     def get_job(self, job_id: str) -> JobRow:

@@ -71,7 +71,7 @@ def _delivered_job(ctx: ProcessContext, job_id: str, kind: Kind) -> JobRecord | 
     if job is not None and job.kind == kind.name and len(job_id) == len(job.id):
         return job
     why = "no such job in the catalog" if job is None else f"job of kind {job.kind}"
-    set_aside_delivery(ctx.settings, ctx.redis, kind.name, repr(job_id)[:200], why)
+    set_aside_delivery(ctx.settings, ctx.redis, f"task farm.{kind.name}", repr(job_id)[:200], why)
     return None
 
 
