@@ -23,11 +23,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import redis
 
-from bench.harness import REPO, BenchFarm, bench_farm, percentile
+from bench.harness import REPO, BenchFarm, bench_farm, percentile, recorded
 
 NOOP = {"kind": "probe", "params": {"tag": "midi", "vram_mb": 0, "run_s": 0}}
 
@@ -39,9 +38,9 @@ def farm_side(jobs: int, concurrency: int) -> tuple[float, list[float]]:
         farm.wait_all(submit([NOOP]))
         done = farm.wait_all(submit([NOOP] * jobs))
         assert all(j.state == "SUCCEEDED" for j in done), "a no-op job failed"
-        first = min(_utc(j.created_at) for j in done)
-        last = max(_utc(j.finished_at) for j in done)
-        latencies = [(_utc(j.finished_at) - _utc(j.created_at)).total_seconds() * 1000
+        first = min(recorded(j.created_at) for j in done)
+        last = max(recorded(j.finished_at) for j in done)
+        latencies = [(recorded(j.finished_at) - recorded(j.created_at)).total_seconds() * 1000
                      for j in done]
     return jobs / (last - first).total_seconds(), latencies
 
@@ -90,10 +89,6 @@ def _wait_done(client: redis.Redis, key: str, ids: list[str], timeout_s: float =
         time.sleep(0.02)
     raise RuntimeError("raw Celery tasks did not finish")
 
-
-def _utc(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def main() -> None:

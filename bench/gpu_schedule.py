@@ -12,11 +12,10 @@ to the next grant) from the lease's own event log.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 
 import redis
 
-from bench.harness import bench_farm, percentile
+from bench.harness import bench_farm, percentile, recorded
 
 MODELS = ("sd15", "sdxl", "stable-audio")
 
@@ -34,23 +33,20 @@ def run_workload(window_s: float, jobs: int, load_s: float, run_s: float,
         ids = farm.submit(specs)
         done = farm.wait_all(ids)
         # From the first submission to the last result, as the catalog recorded them.
-        makespan = (max(_utc(j.finished_at) for j in done)
-                    - min(_utc(j.created_at) for j in done)).total_seconds()
+        makespan = (max(recorded(j.finished_at) for j in done)
+                    - min(recorded(j.created_at) for j in done)).total_seconds()
         assert all(j.state == "SUCCEEDED" for j in done), "a probe job failed"
         handoffs = lease_handoffs(farm.env["REDIS_URL"])
     return makespan, handoffs
 
 
-def _utc(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
 
 def lease_handoffs(redis_url: str) -> list[float]:
     """Milliseconds from each release to the grant that follows it."""
-    from jobs.gpu_state import GpuKeys, read_events
+    from jobs.gpu_state import read_events
+    from jobs.keys import FarmKeys
 
-    events = read_events(redis.Redis.from_url(redis_url), GpuKeys.of("farm", "gpu0"))
+    events = read_events(redis.Redis.from_url(redis_url), FarmKeys("farm").gpu("gpu0"))
     gaps = []
     for before, after in zip(events, events[1:], strict=False):
         if before["event"] == "release" and after["event"] == "grant":

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,12 @@ def bench_farm(extra_env: dict[str, str] | None = None) -> Iterator[BenchFarm]:
     finally:
         server.terminate()
         server.wait()
+
+
+def recorded(moment: datetime | None) -> datetime:
+    """A moment the catalog recorded (it reads them back aware, in UTC)."""
+    assert moment is not None
+    return moment
 
 
 def percentile(values: list[float], q: float) -> float:

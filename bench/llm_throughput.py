@@ -15,10 +15,9 @@ import argparse
 import re
 import statistics
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-from bench.harness import bench_farm
+from bench.harness import bench_farm, recorded
 
 PROMPT = "Write a long, detailed description of a moody trip-hop track, bar by bar:\n"
 
@@ -60,7 +59,7 @@ def through_farm(model: str, threads: int, tokens: int, runs: int, gpu_layers: i
             job = farm.wait_all(submit([timed]))[0]
             assert job.state == "SUCCEEDED", job.error
             made, seconds = _tokens(catalog, job.id)
-            rates.append(made / (_utc(job.finished_at) - _utc(job.created_at)).total_seconds())
+            rates.append(made / (recorded(job.finished_at) - recorded(job.created_at)).total_seconds())
             inside.append(made / seconds)
     return rates, inside
 
@@ -71,10 +70,6 @@ def _tokens(catalog: object, job_id: str) -> tuple[int, float]:
             return int(found.group(1)), float(found.group(2))
     raise RuntimeError(f"job {job_id} recorded no token count")
 
-
-def _utc(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def main() -> None:

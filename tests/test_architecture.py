@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,31 @@ def test_farm_help_does_not_import_heavy_libraries() -> None:
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_architecture_document_names_only_what_exists() -> None:
+    doc = (REPO / "docs" / "ARCHITECTURE.md").read_text()
+    paths = set(re.findall(r"\b((?:jobs|workers|storage|pipelines|tests|bench)/[\w/]*\w(?:\.py)?)",
+                           doc))
+    modules = set(re.findall(r"`((?:jobs|workers|storage|pipelines)(?:\.\w+)+)", doc))
+    assert len(paths) > 20 and len(modules) > 3, (paths, modules)
+    missing = [p for p in sorted(paths) if not (REPO / p).exists()]
+    missing += [m for m in sorted(modules)
+                if not (REPO / (m.replace(".", "/") + ".py")).exists()
+                and not (REPO / m.replace(".", "/")).is_dir()
+                and not (REPO / (m.rsplit(".", 1)[0].replace(".", "/") + ".py")).exists()]
+    assert not missing, missing
+    for package in PACKAGES:
+        assert f"{package}/" in doc, package
+
+
+OUTSIDE = "../" + "shared"  # a folder beside the repository that a clone does not have
+
+
+def test_the_project_stands_alone() -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()
+    offenders = [path for path in tracked if path.endswith((".py", ".md", ".toml", ".yaml",
+                                                            "Makefile", "Dockerfile"))
+                 and OUTSIDE in (REPO / path).read_text(errors="replace")]
+    assert offenders == [], offenders

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -11,11 +13,21 @@ import redis
 from workers.errors import LeaseLost
 from workers.gpu import GpuLease
 
+TTL_S, WINDOW_S = 1.5, 0.3  # the aging window well inside a waiter's time to live
+
 
 @pytest.fixture
 def lease_api(redis_url: str) -> GpuLease:
     client = redis.Redis.from_url(redis_url)
-    return GpuLease(client, f"t{uuid.uuid4().hex[:8]}", "gpu0", ttl_s=0.5, affinity_window_s=0.3)
+    return GpuLease(client, f"t{uuid.uuid4().hex[:8]}", "gpu0", ttl_s=TTL_S,
+                    affinity_window_s=WINDOW_S)
+
+
+def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
 
 
 def join(api: GpuLease, job: str, priority: int = 5, created_ms: int = 0,
@@ -55,7 +67,8 @@ def test_a_holder_that_stops_renewing_loses_the_lease(lease_api: GpuLease) -> No
     held = lease_api.try_acquire("a", "w1", 1, "m", "probe")
     assert held is not None
     lease_api.renew(held)
-    time.sleep(0.7)
+    until(lambda: not lease_api.client.exists(lease_api.lease_key), 3 * TTL_S,
+          "the lease outlived its time to live")
     with pytest.raises(LeaseLost):
         lease_api.renew(held)
     join(lease_api, "b")
@@ -65,7 +78,9 @@ def test_a_holder_that_stops_renewing_loses_the_lease(lease_api: GpuLease) -> No
 def test_dead_waiters_do_not_block_the_line(lease_api: GpuLease) -> None:
     join(lease_api, "ghost", created_ms=1)
     join(lease_api, "live", created_ms=2)
-    time.sleep(0.7)  # neither renewed; only "live" comes back
+    # Neither renews; when both have expired only "live" comes back.
+    until(lambda: not lease_api.client.exists(lease_api.waiter_prefix + "ghost"), 3 * TTL_S,
+          "a waiter outlived its time to live")
     join(lease_api, "live", created_ms=2)
     assert lease_api.try_acquire("live", "w", 1, "m", "probe") is not None
 
@@ -90,7 +105,9 @@ def test_idle_holders_next_job_may_go_first_only_within_the_aging_window(
     again = lease_api.try_acquire("mine-2", "A", 1, "m", "probe")
     assert again is not None  # jumped the line: model resident, "theirs" waited briefly
     lease_api.renew(again, idle=True)
-    time.sleep(0.35)
+    since_ms = json.loads(lease_api.client.get(lease_api.waiter_prefix + "theirs"))["since_ms"]
+    until(lambda: time.time() * 1000 - since_ms > WINDOW_S * 1000 + 50, 2 * WINDOW_S,
+          "the clock stood still")
     join(lease_api, "theirs", created_ms=2, worker="B", model="other")
     join(lease_api, "mine-3", created_ms=4, worker="A")
     assert lease_api.try_acquire("mine-3", "A", 1, "m", "probe") is None  # aged: no jumping

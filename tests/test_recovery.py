@@ -50,14 +50,43 @@ def assert_each_succeeded_once(catalog: Catalog, ids: list[str]) -> list[int]:
     return attempts
 
 
+def wait_some_done(env: dict[str, str], ids: list[str], at_least: int = 3) -> None:
+    """Until the farm is busy on the queue: a few done, the rest still to come."""
+    catalog = Catalog(env["FARM_DB_URL"])
+    deadline = time.monotonic() + 60
+    while sum(catalog.get_job(j).state == "SUCCEEDED" for j in ids) < at_least:
+        assert time.monotonic() < deadline, "the farm never got going"
+        time.sleep(0.05)
+
+
+def lost_from_redis(env: dict[str, str], ids: list[str]) -> list[str]:
+    """The jobs the catalog still owes a message to: the ones Redis just lost."""
+    catalog = Catalog(env["FARM_DB_URL"])
+    lost = [j for j in ids if catalog.get_job(j).state == "QUEUED"]
+    assert lost, "nothing was left in the queue to lose: the flush came too late"
+    return lost
+
+
+def assert_sent_again(catalog: Catalog, lost: list[str], workers: int = 2) -> None:
+    """The lost jobs ran because the reconciler sent their messages again, as their history
+    says; all but the few whose message a worker had already taken into its hands (one each)."""
+    unsent = [j for j in lost if not any((e.message or "").startswith("sent again")
+                                         for e in catalog.events(j))]
+    assert len(unsent) <= workers, (len(lost), unsent)
+
+
 def test_flushall_mid_queue_loses_nothing(recovery_env, start_worker) -> None:
     start_worker(tags="image")
     start_worker(tags="image")
     ids = submit_many(recovery_env, probes(50))
-    time.sleep(1.0)
-    redis.Redis.from_url(recovery_env["REDIS_URL"]).flushall()
+    wait_some_done(recovery_env, ids)
+    client = redis.Redis.from_url(recovery_env["REDIS_URL"])
+    client.flushall()
+    lost = lost_from_redis(recovery_env, ids)
+    assert client.dbsize() <= 2  # gone from Redis (a worker may already be announcing again)
     catalog = wait_all_done(recovery_env, ids)
     assert_each_succeeded_once(catalog, ids)
+    assert_sent_again(catalog, lost)
 
 
 def test_restarted_redis_without_persistence_loses_nothing(farm_env, tmp_path) -> None:
@@ -82,13 +111,15 @@ def test_restarted_redis_without_persistence_loses_nothing(farm_env, tmp_path) -
     workers = [Worker(env, "image"), Worker(env, "image")]
     try:
         ids = submit_many(env, probes(50))
-        time.sleep(1.0)
+        wait_some_done(env, ids)
         server.kill()
         server.wait()
-        time.sleep(0.5)
+        lost = lost_from_redis(env, ids)
         server = start_redis()
+        assert redis.Redis(port=port).llen(f"{env['FARM_NAMESPACE']}:image") == 0  # all gone
         catalog = wait_all_done(env, ids)
         assert_each_succeeded_once(catalog, ids)
+        assert_sent_again(catalog, lost)
     finally:
         for worker in workers:
             worker.stop()
@@ -161,3 +192,37 @@ def test_gc_lists_unreferenced_blobs_and_removes_them_only_when_asked(farm_env) 
     assert not orphan.path.exists() and not killed.exists() and in_flight.exists()
     assert farm_json(farm_env, "catalog", "gc") == {"orphans": [], "leftovers": [], "bytes": 0,
                                                     "deleted": False}
+
+
+def _zero(blob: Path) -> None:
+    """Bit rot that keeps the size: the same number of zero bytes."""
+    os.chmod(blob, 0o644)
+    blob.write_bytes(b"\0" * blob.stat().st_size)
+
+
+def test_a_damaged_blob_is_replaced_when_the_same_output_is_made_again(farm_env,
+                                                                        start_worker) -> None:
+    start_worker()
+    first = farm_json(farm_env, "submit", "midi", "-p", "bars=2", "--seed", "7")["job_id"]
+    farm_json(farm_env, "wait", first, "--timeout", "60")
+    music = next(a for a in farm_json(farm_env, "artifacts", first) if a["name"] == "music.mid")
+    _zero(Path(music["blob"]))
+    assert farm(farm_env, "catalog", "verify").returncode == 1
+    again = farm_json(farm_env, "submit", "midi", "-p", "bars=2", "--seed", "7")["job_id"]
+    assert farm_json(farm_env, "wait", again, "--timeout", "60")["state"] == "SUCCEEDED"
+    remade = next(a for a in farm_json(farm_env, "artifacts", again) if a["name"] == "music.mid")
+    assert remade["sha256"] == music["sha256"]
+    assert Path(remade["path"]).read_bytes()[:4] == b"MThd"
+    assert farm(farm_env, "catalog", "verify").returncode == 0
+
+
+def test_a_job_reading_a_damaged_input_fails_naming_the_blob(farm_env, start_worker) -> None:
+    start_worker(tags="llm,midi")
+    intent = farm_json(farm_env, "submit", "intent", "-p", "text=a sad ballad")["job_id"]
+    farm_json(farm_env, "wait", intent, "--timeout", "60")
+    [doc] = farm_json(farm_env, "artifacts", intent)
+    _zero(Path(doc["blob"]))
+    midi = farm_json(farm_env, "submit", "midi", "--after", intent)["job_id"]
+    assert farm(farm_env, "wait", midi, "--timeout", "60").returncode == 1
+    error = farm_json(farm_env, "status", midi)["error"]
+    assert f"blob {doc['sha256'][:12]}" in error and "does not match its hash" in error, error

@@ -114,7 +114,10 @@ def test_warm_shutdown_finishes_the_commit_of_the_last_job(farm_env, start_worke
     locker = _lock_once_running(catalog, farm_env["FARM_DB_URL"], job_id, held, release)
     try:
         assert held.wait(60), "the job never ran"
-        time.sleep(1.0)  # its run is over; its commit waits for the lock
+        deadline = time.monotonic() + 30  # its run is over; its commit waits for the lock
+        while f"{job_id[:12]} ran; its 1 outputs are being committed" not in worker.log.read_text():
+            assert time.monotonic() < deadline, "the job's run never ended"
+            time.sleep(0.05)
         worker.proc.send_signal(signal.SIGTERM)
         # Longer than a pool process lingers on its way out (1 s): without waiting for its
         # commit, it would be gone by now and the job left RUNNING for the reconciler.
