@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from jobs.errors import ConfigError, shown
+from storage.urls import check_catalog_url
 
 DEFAULT_HOME = Path("~/.local/share/studio-farm")
 ENV_PREFIX = "FARM_"
@@ -105,15 +106,7 @@ class FarmSettings(BaseModel):
     @field_validator("db_url")
     @classmethod
     def _db_url(cls, url: str | None) -> str | None:
-        if url is None:
-            return None
-        scheme = url.split("://", 1)[0] if "://" in url else ""
-        if scheme not in ("sqlite", "postgresql", "postgresql+psycopg"):
-            raise ValueError(f"catalog URL scheme {shown(scheme or url, 24)} is not supported; "
-                             "use sqlite:///PATH/catalog.db or postgresql://user@host/db")
-        if scheme == "sqlite" and not url.startswith("sqlite:///"):
-            raise ValueError("a SQLite catalog URL is sqlite:///PATH (three slashes, then the path)")
-        return url
+        return None if url is None else check_catalog_url(url)
 
     @property
     def config_file(self) -> Path | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from jobs.config import FarmSettings
 from jobs.keys import FarmKeys
@@ -13,41 +13,13 @@ from storage.states import JobState, as_utc
 if TYPE_CHECKING:
     import redis
 
-
-class JobLike(Protocol):
-    """A job as either catalog reader returns it (storage.catalog or storage.reader)."""
-
-    id: str
-    kind: str
-    tag: str
-    state: JobState
-    params_json: str
-    seed: int
-    priority: int
-    project: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    attempts: int
-    worker: str | None
-    worker_pid: int | None
-    progress: float
-    reason: str | None
-    error: str | None
+    from storage.catalog import Catalog
+    from storage.models import JobRecord
+    from storage.reader import CatalogReader, JobRow
 
 
-class ArtifactLike(Protocol):
-    id: str
-    name: str
-    sha256: str
-    media_type: str
-    bytes: int
-    attempt: int
-
-
-class CatalogLike(Protocol):
-    def dependencies(self, job_id: str) -> list[Any]: ...
-    def artifacts(self, job_id: str) -> list[Any]: ...
+Job: TypeAlias = "JobRecord | JobRow"  # a job as either catalog reader gives it (same names)
+Reader: TypeAlias = "Catalog | CatalogReader"
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -56,7 +28,7 @@ def iso(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat().replace("+00:00", "Z")
 
 
-def artifact_docs(settings: FarmSettings, catalog: CatalogLike, job: JobLike) -> list[dict[str, Any]]:
+def artifact_docs(settings: FarmSettings, catalog: Reader, job: Job) -> list[dict[str, Any]]:
     return [
         {
             "id": a.id, "name": a.name, "sha256": a.sha256, "media_type": a.media_type,
@@ -68,7 +40,7 @@ def artifact_docs(settings: FarmSettings, catalog: CatalogLike, job: JobLike) ->
     ]
 
 
-def status_doc(settings: FarmSettings, catalog: CatalogLike, job: JobLike,
+def status_doc(settings: FarmSettings, catalog: Reader, job: Job,
                reason: str | None = None) -> dict[str, Any]:
     return {
         "job_id": job.id, "kind": job.kind, "state": str(job.state),
@@ -88,12 +60,12 @@ def queue_length(settings: FarmSettings, client: redis.Redis, tag: str) -> int:
     return sum(int(client.llen(key)) for key in lists)  # type: ignore[arg-type]
 
 
-def needs_explaining(job: JobLike) -> bool:
+def needs_explaining(job: Job) -> bool:
     """Whether only Redis can tell why the job waits (the catalog knows the rest)."""
     return job.state == JobState.QUEUED and not (job.reason or "").startswith("waiting for inputs")
 
 
-def explain_wait(settings: FarmSettings, client: redis.Redis | None, job: JobLike) -> str | None:
+def explain_wait(settings: FarmSettings, client: redis.Redis | None, job: Job) -> str | None:
     """Why a QUEUED job has not started, in one line; None when nothing better than the catalog."""
     if not needs_explaining(job):
         return job.reason

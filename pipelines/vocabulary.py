@@ -5,6 +5,7 @@ A leaf: it imports nothing of the project, so the generator, the brain and the j
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -75,9 +76,16 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _word(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    word = value.strip().lower() if isinstance(value, str) else ""
-    if word not in allowed:
+def _word(name: str, value: Any, allowed: tuple[str, ...],
+          normalize: Callable[[str], str | None] | None = None) -> str:
+    """The value's spelling in `allowed` (lower case, or as `normalize` spells it)."""
+    if not isinstance(value, str):
+        word = None
+    elif normalize is not None:
+        word = normalize(value)
+    else:
+        word = value.strip().lower()
+    if word is None or word not in allowed:
         raise ValueError(f"{name} {_shown(value)} is not one of {', '.join(allowed)}")
     return word
 
@@ -124,18 +132,12 @@ class MusicParams(BaseModel):
     @field_validator("key", mode="before")
     @classmethod
     def _key(cls, value: Any) -> str:
-        key = normalize_key(value) if isinstance(value, str) else None
-        if key is None:
-            raise ValueError(f"key {_shown(value)} is not one of {', '.join(KEYS)}")
-        return key
+        return _word("key", value, KEYS, normalize_key)
 
     @field_validator("mode", mode="before")
     @classmethod
     def _mode(cls, value: Any) -> str:
-        mode = normalize_mode(value) if isinstance(value, str) else None
-        if mode is None:
-            raise ValueError(f"mode {_shown(value)} is not one of {', '.join(MODES)}")
-        return mode
+        return _word("mode", value, MODES, normalize_mode)
 
     @field_validator("time_signature", mode="before")
     @classmethod

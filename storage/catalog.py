@@ -6,12 +6,9 @@ small conditional writes, and the ORM's unit of work would cost more than the da
 
 from __future__ import annotations
 
-import functools
-import logging
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
@@ -20,8 +17,16 @@ from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import SQLModel
 
-from storage.engine import create_tables, damage_of, first_line, is_transient, make_engine
-from storage.errors import CatalogBusy, CatalogUnavailable, UnknownJob, describe_url
+from storage.engine import (
+    Busy,
+    create_tables,
+    damage_of,
+    first_line,
+    is_transient,
+    make_engine,
+    patient,
+)
+from storage.errors import CatalogUnavailable, UnknownJob, describe_url
 from storage.models import (
     ArtifactRecord,
     DeviceFence,
@@ -36,13 +41,6 @@ from storage.models import (
 from storage.reader import SHOWN_CANDIDATES, check_job_id, one_match
 
 M = TypeVar("M", bound=SQLModel)
-P = ParamSpec("P")
-R = TypeVar("R")
-log = logging.getLogger(__name__)
-
-
-class _Busy(Exception):
-    """The database is locked or its server unreachable right now (see `_patient`)."""
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -101,32 +99,6 @@ def _fields(record: SQLModel) -> dict[str, Any]:
     return {c.name: getattr(record, c.name) for c in _table(type(record)).c}
 
 
-def _patient(method: Callable[P, R]) -> Callable[P, R]:
-    """Run a catalog method again while the database is busy, backing off, for up to the
-    catalog's `retry_s`; then CatalogBusy. Each such method is one transaction, rolled back
-    when it fails, so running it again is safe."""
-
-    @functools.wraps(method)
-    def patiently(*args: P.args, **kwargs: P.kwargs) -> R:
-        catalog = cast(Catalog, args[0])
-        delay, deadline = 0.05, time.monotonic() + catalog.retry_s
-        while True:
-            try:
-                return method(*args, **kwargs)
-            except _Busy as busy:
-                if time.monotonic() + delay > deadline:
-                    raise CatalogBusy(
-                        f"the catalog at {describe_url(catalog.url)} stayed busy for "
-                        f"{catalog.retry_s:g} s ({busy}); try again, or see `farm doctor`"
-                    ) from busy
-                if delay >= 1.6:
-                    log.warning("catalog busy (%s); trying again in %.1f s", busy, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    return patiently
-
-
 class Catalog:
     """Jobs, their events, artifacts and lineage. Every state change is a conditional update.
 
@@ -143,7 +115,7 @@ class Catalog:
             create_tables(self.engine)
         except ValueError as exc:
             raise CatalogUnavailable(f"cannot open the catalog: {exc}") from exc
-        except (OSError, SQLAlchemyError, _Busy, ImportError) as exc:
+        except (OSError, SQLAlchemyError, Busy, ImportError) as exc:
             if isinstance(exc, DBAPIError) and (damaged := damage_of(exc, url)) is not None:
                 raise damaged from exc
             raise CatalogUnavailable(
@@ -165,7 +137,7 @@ class Catalog:
             if (damaged := damage_of(exc, self.url)) is not None:
                 raise damaged from exc
             if is_transient(exc, self.url):
-                raise _Busy(first_line(exc)) from exc
+                raise Busy(first_line(exc)) from exc
             raise CatalogUnavailable(
                 f"catalog at {describe_url(self.url)} failed: {first_line(exc)}"
             ) from exc
@@ -181,7 +153,7 @@ class Catalog:
 
     # jobs -----------------------------------------------------------------
 
-    @_patient
+    @patient
     def add_job(self, job: JobRecord, depends_on: Iterable[str] = ()) -> tuple[JobRecord, bool]:
         """Insert a job (QUEUED, dispatched if the caller set `dispatched_at`: see
         jobs.dispatch). With an idempotency key already used, return that job instead."""
@@ -206,11 +178,11 @@ class Catalog:
             raise CatalogUnavailable("idempotency key conflict, but no job holds it")
         return existing, False
 
-    @_patient
+    @patient
     def job_by_key(self, key: str) -> JobRecord | None:
         return self._one(JobRecord, select(JOBS).where(JOBS.c.idempotency_key == key))
 
-    @_patient
+    @patient
     def get_job(self, job_id: str) -> JobRecord:
         """The job with this id, or the only one whose id starts with it."""
         prefix = check_job_id(job_id)
@@ -222,7 +194,7 @@ class Catalog:
             .limit(SHOWN_CANDIDATES + 1))
         return one_match(prefix, found)
 
-    @_patient
+    @patient
     def unknown_ids(self, job_ids: list[str]) -> set[str]:
         """Those of `job_ids` that name no job of the catalog."""
         found: set[str] = set()
@@ -232,7 +204,7 @@ class Catalog:
                 found |= set(conn.execute(select(JOBS.c.id).where(JOBS.c.id.in_(chunk))).scalars())
         return set(job_ids) - found
 
-    @_patient
+    @patient
     def list_jobs(
         self,
         states: Iterable[JobState] = (),
@@ -247,13 +219,13 @@ class Catalog:
         return self._all(JobRecord, query.order_by(JOBS.c.created_at.desc(), JOBS.c.id)
                          .limit(limit))
 
-    @_patient
+    @patient
     def count_by_state(self) -> dict[str, int]:
         with self._connect() as conn:
             rows = conn.execute(select(JOBS.c.state, func.count()).group_by(JOBS.c.state)).all()
         return {str(state): int(count) for state, count in rows}
 
-    @_patient
+    @patient
     def transition(
         self,
         job_id: str,
@@ -278,7 +250,7 @@ class Catalog:
             conn.commit()
             return True
 
-    @_patient
+    @patient
     def claim(self, job_id: str, worker: str, pid: int, from_state: JobState,
               from_attempt: int, to_state: JobState = JobState.RUNNING,
               reason: str | None = None) -> int | None:
@@ -304,15 +276,15 @@ class Catalog:
             conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(**values))
             conn.commit()
 
-    @_patient
+    @patient
     def mark_dispatched(self, job_id: str) -> None:
         self._set(job_id, dispatched_at=utcnow(), reason=None)
 
-    @_patient
+    @patient
     def set_progress(self, job_id: str, progress: float, reason: str | None = None) -> None:
         self._set(job_id, progress=progress, reason=reason)
 
-    @_patient
+    @patient
     def next_ready(self, tag: str, kinds: Iterable[str], model: str | None = None
                    ) -> JobRecord | None:
         """The first dispatched QUEUED job of these kinds on `tag` (of `model`, if given),
@@ -328,7 +300,7 @@ class Catalog:
 
     # GPU fencing ------------------------------------------------------------
 
-    @_patient
+    @patient
     def raise_fence(self, device: str, token: int) -> None:
         """Record that `token` now holds `device`: commits fenced by older tokens fail from now."""
         for tries_left in (1, 0):
@@ -346,14 +318,14 @@ class Catalog:
                 if not tries_left:
                     raise
 
-    @_patient
+    @patient
     def fence(self, device: str) -> int:
         """The newest fencing token the catalog has seen on a device (0: none yet)."""
         with self._connect() as conn:
             token = conn.execute(select(FENCES.c.token).where(FENCES.c.device == device)).scalar()
         return int(token or 0)
 
-    @_patient
+    @patient
     def commit_result(
         self,
         job_id: str,
@@ -393,7 +365,7 @@ class Catalog:
                             .with_for_update()).scalar()
         return held == token
 
-    @_patient
+    @patient
     def note(self, job_id: str, message: str, attempt: int = 0, worker: str | None = None) -> None:
         """An event in the job's history that does not change its state (a load, a fallback)."""
         with self._connect() as conn:
@@ -405,7 +377,7 @@ class Catalog:
 
     # models -----------------------------------------------------------------
 
-    @_patient
+    @patient
     def record_model(self, name: str, path: str, sha256: str, vram_mb: int | None,
                      load_s: float | None) -> None:
         """Remember a model file and what loading it cost last time (VRAM, seconds)."""
@@ -420,54 +392,54 @@ class Catalog:
         except IntegrityError:  # two processes loaded the same model at once: one row is enough
             pass
 
-    @_patient
+    @patient
     def models(self) -> list[ModelRecord]:
         return self._all(ModelRecord, select(MODELS).order_by(MODELS.c.name))
 
-    @_patient
+    @patient
     def model(self, sha256: str) -> ModelRecord | None:
         return self._one(ModelRecord, select(MODELS).where(MODELS.c.sha256 == sha256))
 
     # reads ------------------------------------------------------------------
 
-    @_patient
+    @patient
     def events(self, job_id: str) -> list[JobEvent]:
         return self._all(JobEvent, select(EVENTS).where(EVENTS.c.job_id == job_id)
                          .order_by(EVENTS.c.id))
 
-    @_patient
+    @patient
     def artifacts(self, job_id: str) -> list[ArtifactRecord]:
         return self._all(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.job_id == job_id)
                          .order_by(ARTIFACTS.c.name))
 
-    @_patient
+    @patient
     def artifact_by_sha(self, sha256: str) -> list[ArtifactRecord]:
         return self._all(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.sha256 == sha256))
 
-    @_patient
+    @patient
     def artifact(self, artifact_id: str) -> ArtifactRecord | None:
         return self._one(ArtifactRecord, select(ARTIFACTS).where(ARTIFACTS.c.id == artifact_id))
 
-    @_patient
+    @patient
     def referenced_hashes(self) -> set[str]:
         with self._connect() as conn:
             return set(conn.execute(select(ARTIFACTS.c.sha256).distinct()).scalars())
 
-    @_patient
+    @patient
     def dependencies(self, job_id: str) -> list[JobRecord]:
         return self._all(JobRecord, _DEPENDENCIES, job_id=job_id)
 
-    @_patient
+    @patient
     def dependents(self, job_id: str) -> list[JobRecord]:
         return self._all(JobRecord, _DEPENDENTS, job_id=job_id)
 
-    @_patient
+    @patient
     def parents(self, child_id: str) -> list[LineageEdge]:
         """Where a node (artifact or job) came from: the edges whose child it is."""
         return self._all(LineageEdge, select(LINEAGE).where(LINEAGE.c.child_id == child_id)
                          .order_by(LINEAGE.c.id))
 
-    @_patient
+    @patient
     def lineage_of(self, node_id: str) -> list[LineageEdge]:
         return self._all(LineageEdge, select(LINEAGE).where(
             (LINEAGE.c.child_id == node_id) | (LINEAGE.c.parent_id == node_id)))

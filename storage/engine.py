@@ -6,36 +6,32 @@ restart or reset connection) is worth waiting for; a damaged one is not.
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
 
-from storage.errors import CatalogDamaged, describe_url
+from storage.errors import CatalogBusy, CatalogDamaged, describe_url
+from storage.urls import check_catalog_url
 
-SCHEMES = ("sqlite", "postgresql")
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+
 # SQLite's words for a file that is not (or no longer) a database.
 _DAMAGED = ("malformed", "not a database", "file is encrypted", "corrupt")
 _BUSY = ("locked", "busy")
 
 
-def check_url(url: str) -> str:
-    """The URL when the catalog can use it; ValueError saying what is wrong otherwise."""
-    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
-    if scheme not in SCHEMES:
-        raise ValueError(f"catalog URL scheme '{scheme or url[:20]}' is not supported; use "
-                         "sqlite:///PATH/catalog.db or postgresql://user@host/db")
-    if scheme == "sqlite" and not url.startswith("sqlite:///"):
-        raise ValueError("a SQLite catalog URL is sqlite:///PATH (three slashes, then the path)")
-    return url
-
-
 def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
-    check_url(url)
+    check_catalog_url(url)
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
@@ -91,3 +87,33 @@ def damage_of(exc: DBAPIError, url: str) -> CatalogDamaged | None:
 def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Busy(Exception):
+    """The database is locked or its server unreachable right now (see `patient`)."""
+
+
+def patient(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a catalog method again while the database is busy, backing off, for up to the
+    catalog's `retry_s`; then CatalogBusy. Each such method is one transaction, rolled back
+    when it fails, so running it again is safe."""
+
+    @functools.wraps(method)
+    def patiently(*args: P.args, **kwargs: P.kwargs) -> R:
+        catalog = cast(Any, args[0])  # a Catalog: its url and retry_s
+        delay, deadline = 0.05, time.monotonic() + catalog.retry_s
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except Busy as busy:
+                if time.monotonic() + delay > deadline:
+                    raise CatalogBusy(
+                        f"the catalog at {describe_url(catalog.url)} stayed busy for "
+                        f"{catalog.retry_s:g} s ({busy}); try again, or see `farm doctor`"
+                    ) from busy
+                if delay >= 1.6:
+                    log.warning("catalog busy (%s); trying again in %.1f s", busy, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    return patiently
