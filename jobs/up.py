@@ -55,13 +55,14 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
     embedded = EmbeddedRedis(settings, persistent=True) if settings.redis_url is None else None
     workers: dict[str, Popen[bytes]] = {}
     try:
-        if embedded is not None and embedded.start():
+        owned = embedded is not None and embedded.start()
+        if owned and embedded is not None:
             say(f"embedded Redis on {embedded.socket} (AOF in {embedded.data_dir})")
         client = check_redis(settings)
         workers = {tag: start_worker(settings, [tag]) for tag in tags}
         wait_for_workers(settings, client, {p.pid for p in workers.values()})
         say(f"farm up: workers for {', '.join(tags)}; Ctrl-C stops it")
-        _keep_running(settings, embedded, workers, say, stop)
+        _keep_running(settings, embedded if owned else None, workers, say, stop)
     finally:
         say("stopping workers (running jobs finish, or go back to the queue)")
         stop_processes(list(workers.values()), timeout_s=settings.shutdown_grace_s)
@@ -73,17 +74,19 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
 def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
                   workers: dict[str, Popen[bytes]], say: Callable[[str], None],
                   stop: threading.Event) -> None:
+    """Until stopped: keep the embedded Redis (if this farm started it) and one worker per
+    tag running, and reconcile; trouble is said once and backed off from, never fatal."""
     every = min(settings.reconcile_every_s, 5.0)
     trouble, pause = _Trouble(say), every
     while not stop.is_set():
-        if embedded is not None and embedded.process is not None and not embedded.running():
-            say(f"embedded Redis exited ({embedded.process.returncode}); starting it again")
-            embedded.start()
-        for tag, proc in list(workers.items()):
-            if proc.poll() is not None and not stop.is_set():
-                say(f"worker for {tag} exited ({proc.returncode}); starting another")
-                workers[tag] = start_worker(settings, [tag])
         try:
+            if embedded is not None and not embedded.running():  # the one this farm started
+                say("embedded Redis is not running; starting it again (its AOF keeps the queue)")
+                embedded.start()
+            for tag, proc in list(workers.items()):
+                if proc.poll() is not None and not stop.is_set():
+                    say(f"worker for {tag} exited ({proc.returncode}); starting another")
+                    workers[tag] = start_worker(settings, [tag])
             catalog = open_catalog(settings, CLI_DB_RETRY_S)  # the loop has more to look after
             reconcile_once(settings, catalog, check_redis(settings))
         except (FarmError, StorageError) as exc:

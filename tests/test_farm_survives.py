@@ -4,6 +4,7 @@ with the AOF), and an outage of an external Redis; it is serving jobs afterwards
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -119,3 +120,26 @@ def test_an_outage_of_an_external_redis_is_ridden_out(farm_env, tmp_path, own_re
     finally:
         _stop(up)
         assert not up.group_pids(), "farm up left processes behind"
+
+
+def test_an_embedded_redis_that_dies_is_started_again(farm_env, tmp_path) -> None:
+    env = _embedded_env(farm_env, tmp_path)
+    up = FarmUp(env, tmp_path / "up.log")
+    sock = Path(env["FARM_HOME"]) / "run" / "redis.sock"
+    try:
+        queued = farm_json(env, "submit", "midi", "-p", "bars=2")["job_id"]
+        pid = int(redis.Redis(unix_socket_path=str(sock)).info("server")["process_id"])
+        os.kill(pid, signal.SIGKILL)
+        _until(lambda: "starting it again" in up.log.read_text(), 30, "Redis was not restarted")
+        _until(lambda: _pid_of(sock) not in (None, pid), 30, "no new Redis answers")
+        assert farm_json(env, "wait", queued, "--timeout", "60")["state"] == "SUCCEEDED"
+        _serves(env)
+    finally:
+        _stop(up)
+
+
+def _pid_of(sock: Path) -> int | None:
+    try:
+        return int(redis.Redis(unix_socket_path=str(sock)).info("server")["process_id"])
+    except (redis.RedisError, OSError):
+        return None
