@@ -25,11 +25,16 @@ _flags: dict[str, Any] = {}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def settings() -> FarmSettings:
-    """The farm's settings, with the global flags (--home, --config, ...) over the rest."""
+def settings(serving: bool = False) -> FarmSettings:
+    """The farm's settings, with the global flags (--home, --config, ...) over the rest. A
+    command someone waits for gives up on a busy catalog sooner than a serving process."""
     from jobs.config import load_settings
+    from jobs.home import CLI_DB_RETRY_S
 
-    return load_settings(**_flags)
+    conf = load_settings(**_flags)
+    if serving or conf.db_retry_s <= CLI_DB_RETRY_S:
+        return conf
+    return conf.model_copy(update={"db_retry_s": CLI_DB_RETRY_S})
 
 
 def emit(doc: Any, as_json: bool, human: str | None = None) -> None:
@@ -65,7 +70,7 @@ def demo(intent: str, seed: int, timeout: float, as_json: bool) -> None:
     """Start an embedded farm, make music from INTENT, print where it is, stop everything."""
     from jobs.demo import run_demo
 
-    doc = run_demo(settings(), intent, seed, timeout, say=None if as_json else click.echo)
+    doc = run_demo(settings(serving=True), intent, seed, timeout, say=None if as_json else click.echo)
     emit(doc, as_json)
     if doc["state"] != "SUCCEEDED":
         raise SystemExit(1)
@@ -77,7 +82,7 @@ def up(tags: str | None) -> None:
     """Run a local farm: Redis, a worker per tag, the reconciler. Ctrl-C stops it all."""
     from jobs.up import run_farm
 
-    conf = settings()
+    conf = settings(serving=True)
     wanted = [t.strip() for t in tags.split(",")] if tags else conf.worker_tags
     run_farm(conf, wanted, say=click.echo)
 
@@ -102,7 +107,7 @@ def worker(tags: str, concurrency: int, pool: str, loglevel: str, as_json: bool)
         raise BadJobSpec(f"--tags {shown(tags, 60)}: known tags are {', '.join(known)}")
     if pool not in ("prefork", "solo"):
         raise BadJobSpec(f"--pool {shown(pool, 30)}: use prefork or solo")
-    conf = settings()
+    conf = settings(serving=True)
     apply_thread_caps(conf)
     check_redis(conf)
     import socket
@@ -283,11 +288,11 @@ def export(job_id: str, dest: Path, as_json: bool) -> None:
 def reconcile(as_json: bool) -> None:
     """Re-send catalogued jobs that Redis lost; re-queue jobs whose worker vanished."""
     from jobs.broker import check_redis
-    from jobs.home import CLI_DB_RETRY_S, open_catalog
+    from jobs.home import open_catalog
     from jobs.reconcile import reconcile_once
 
     conf = settings()
-    doc = reconcile_once(conf, open_catalog(conf, CLI_DB_RETRY_S), check_redis(conf))
+    doc = reconcile_once(conf, open_catalog(conf), check_redis(conf))
     human = ("another reconciler pass is running" if doc["skipped"] else
              ", ".join(f"{k}: {len(v)}" for k, v in doc.items() if k != "skipped"))
     emit(doc, as_json, human)
@@ -374,7 +379,8 @@ def midi_report(file: Path, as_json: bool) -> None:
     import subprocess
 
     # The card is pipeline code, which `jobs` does not import: it runs as its own module.
-    args = [sys.executable, "-m", "pipelines.midi.report", str(file)] + (["--json"] if as_json else [])
+    args = [sys.executable, "-P", "-m", "pipelines.midi.report", str(file)] + (
+        ["--json"] if as_json else [])
     raise SystemExit(subprocess.run(args, check=False).returncode)
 
 

@@ -179,8 +179,9 @@ def check_redis_url(url: str) -> str:
         parts = urlsplit(url)
         options = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
         parts.port  # noqa: B018  (a bad port raises here)
-    except ValueError as exc:
-        raise ValueError(f"Redis URL is malformed: {exc}") from None
+    except ValueError:  # its own words may quote the password: say only where to look
+        raise ValueError("Redis URL is malformed: check the host, the port (a number) and "
+                         "that a password is written redis://:PASSWORD@host:port/db") from None
     if parts.scheme not in REDIS_SCHEMES:
         raise ValueError(f"Redis URL scheme {shown(parts.scheme or url, 24)} is not supported; "
                          "use redis://[:password@]host:port/db, rediss:// or unix:///path.sock")
@@ -200,13 +201,18 @@ def _yaml_values(path: Path, explicit: bool) -> dict[str, Any]:
 
     try:
         data = load_yaml(path.read_text())
-    except (OSError, UnicodeDecodeError, YamlRefused) as exc:
+    except (OSError, UnicodeDecodeError, YamlRefused, RecursionError) as exc:
         raise ConfigError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} must be a mapping of keys, not {type(data).__name__}")
     return data
+
+
+# Settings given whole in one variable as JSON (FARM_DEVICES='{"gpu0": {"vram_mb": 8000}}');
+# every other one is text, which pydantic converts.
+_STRUCTURED = {"devices", "worker_tags", "llm", "midi", "image", "audio"}
 
 
 def _env_values(environ: dict[str, str]) -> dict[str, Any]:
@@ -228,7 +234,7 @@ def _env_values(environ: dict[str, str]) -> dict[str, Any]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise ConfigError(f"environment variable {var} sets a part of a value given whole")
-        target[path[-1]] = _env_value(raw)
+        target[path[-1]] = _env_value(raw) if len(path) > 1 or path[0] in _STRUCTURED else raw
     if "FARM_REDIS_URL" in environ:  # the farm's own spelling wins over the common one
         values["redis_url"] = environ["FARM_REDIS_URL"]
     return values
@@ -239,7 +245,7 @@ def _env_value(raw: str) -> Any:
     if raw[:1] in "[{":
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return raw
     return raw
 
@@ -262,7 +268,7 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> FarmSet
     given = {k: v for k, v in overrides.items() if v is not None}
     env = _env_values(environ)
     explicit = config or environ.get("FARM_CONFIG")
-    home = Path(given.get("home") or env.get("home") or DEFAULT_HOME).expanduser()
+    home = Path(str(given.get("home") or env.get("home") or DEFAULT_HOME)).expanduser()
     path = Path(explicit).expanduser() if explicit else home / "farm.yaml"
     values = _merge(_merge(_yaml_values(path, bool(explicit)), env), given)
     try:

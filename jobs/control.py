@@ -11,7 +11,7 @@ from jobs.broker import check_redis, redis_client
 from jobs.config import FarmSettings
 from jobs.dispatch import dispatch_if_ready, job_ended
 from jobs.errors import NotRetryable
-from jobs.home import CLI_DB_RETRY_S, open_catalog, open_store
+from jobs.home import open_catalog, open_store
 from jobs.keys import FarmKeys
 from storage.models import ACTIVE_STATES, JobState
 from storage.outputs import export_blobs
@@ -19,7 +19,7 @@ from storage.outputs import export_blobs
 
 def cancel_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
     """Cancel a job that has not ended; a running attempt's commit is then refused."""
-    catalog = open_catalog(settings, CLI_DB_RETRY_S)
+    catalog = open_catalog(settings)
     job = catalog.get_job(job_id)
     if job.state.is_terminal:
         return {"job_id": job.id, "cancelled": False, "state": str(job.state),
@@ -45,7 +45,7 @@ def _signal_cancel(settings: FarmSettings, job_id: str) -> None:
 
 def retry_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
     """Send a FAILED or CANCELLED job again under the same id and seed."""
-    catalog = open_catalog(settings, CLI_DB_RETRY_S)
+    catalog = open_catalog(settings)
     job = catalog.get_job(job_id)
     if job.state not in (JobState.FAILED, JobState.CANCELLED):
         hint = ("it is still active" if job.state in ACTIVE_STATES
@@ -63,7 +63,7 @@ def retry_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
 def export_job(settings: FarmSettings, job_id: str, dest: Path) -> list[Path]:
     """A job's artifacts as plain files in `dest`, every one checked against its hash first;
     nothing is left there when one is bad."""
-    catalog, store = open_catalog(settings, CLI_DB_RETRY_S), open_store(settings)
+    catalog, store = open_catalog(settings), open_store(settings)
     job = catalog.get_job(job_id)
     items = [(a.name, store.path_for(a.sha256), a.sha256) for a in catalog.artifacts(job.id)]
     return export_blobs(items, dest)

@@ -40,9 +40,10 @@ def dispatch_if_ready(settings: FarmSettings, catalog: Catalog, job: JobRecord) 
     deps = catalog.dependencies(job.id)
     if broken := [d for d in deps if d.state in BROKEN]:
         first = broken[0]
-        catalog.transition(job.id, [JobState.QUEUED], JobState.FAILED,
-                           message="input failed",
-                           error=f"input job {first.id[:12]} ({first.kind}) ended {first.state}")
+        if catalog.transition(job.id, [JobState.QUEUED], JobState.FAILED,
+                              message="input failed",
+                              error=f"input job {first.id[:12]} ({first.kind}) ended {first.state}"):
+            job_ended(settings, catalog, job.id)  # and so on down the graph
         return False
     if pending := [d for d in deps if d.state != JobState.SUCCEEDED]:
         names = ", ".join(d.id[:12] for d in pending)

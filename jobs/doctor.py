@@ -53,11 +53,11 @@ def _home(settings: FarmSettings) -> str:
 
 
 def _catalog(settings: FarmSettings) -> str:
-    from jobs.home import CLI_DB_RETRY_S, open_catalog
+    from jobs.home import open_catalog
     from storage.errors import CatalogDamaged
 
     try:
-        counts = open_catalog(settings, CLI_DB_RETRY_S).count_by_state()
+        counts = open_catalog(settings).count_by_state()
         damage = _sqlite_damage(settings)
     except CatalogDamaged as exc:
         raise _Damage(f"{exc.what}; {_recovery(settings)}") from exc

@@ -8,6 +8,8 @@ only readers of it, and tests/test_keys.py fails if a kombu upgrade changes it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,13 +104,41 @@ def job_id_of_task(task_id: str) -> str:
     return task_id.split(".", 1)[0]
 
 
+def envelope_problem(envelope: Any) -> str | None:
+    """What keeps kombu from making a message of a parsed queue entry, or None: it needs a
+    mapping with `properties` (a delivery tag, the exchange and routing key it acks and
+    restores by) and a text body in the encoding the properties name."""
+    if not isinstance(envelope, dict):
+        return f"not a message: a JSON {type(envelope).__name__}"
+    properties, body = envelope.get("properties"), envelope.get("body")
+    if not isinstance(properties, dict) or not isinstance(properties.get("delivery_tag"),
+                                                          str | int):
+        return "not a message: no properties with a delivery tag"
+    info = properties.get("delivery_info")
+    if not isinstance(info, dict) or not all(isinstance(info.get(k), str)
+                                             for k in ("exchange", "routing_key")):
+        return "not a message: no delivery info with its exchange and routing key"
+    if not isinstance(envelope.get("headers", {}), dict | None):
+        return "not a message: its headers are not a mapping"
+    if body is not None and not isinstance(body, str):
+        return "not a message: its body is not text"
+    if body and properties.get("body_encoding") == "base64":
+        try:
+            base64.b64decode(body, validate=True)
+        except (ValueError, binascii.Error):
+            return "not a message: its body is not base64"
+    return None
+
+
 def queued_job_id(raw: bytes | str) -> str:
     """The job id in a queue list entry: kombu's envelope, its task id in `headers.id`."""
     try:
         envelope = json.loads(raw)
-        task_id = envelope["headers"]["id"]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UnreadableMessage(f"not a farm message: {type(exc).__name__}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UnreadableMessage(f"not a message: {type(exc).__name__}") from None
+    if (problem := envelope_problem(envelope)) is not None:
+        raise UnreadableMessage(problem)
+    task_id = (envelope.get("headers") or {}).get("id")
     if not isinstance(task_id, str) or not task_id:
         raise UnreadableMessage("not a farm message: no task id")
     return job_id_of_task(task_id)

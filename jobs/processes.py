@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import redis
 
 from jobs.broker import die_with_parent
 from jobs.config import FarmSettings
-from jobs.errors import FarmError
+from jobs.errors import BrokerUnreachable, FarmError
 from jobs.presence import live_workers
 
 
@@ -26,7 +27,8 @@ def start_worker(settings: FarmSettings, tags: list[str], concurrency: int = 1) 
     env["FARM_DB_URL"] = settings.catalog_url
     if settings.config_file is not None:
         env["FARM_CONFIG"] = str(settings.config_file)
-    args = [sys.executable, "-m", "jobs.cli", "worker", "--tags", ",".join(tags),
+    # -P: the folder `farm up` was started in is no place to import the farm from.
+    args = [sys.executable, "-P", "-m", "jobs.cli", "worker", "--tags", ",".join(tags),
             "--concurrency", str(concurrency), "--loglevel", "INFO"]
     logs = settings.home_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -37,15 +39,23 @@ def start_worker(settings: FarmSettings, tags: list[str], concurrency: int = 1) 
 
 
 def wait_for_workers(settings: FarmSettings, client: redis.Redis, pids: set[int],
-                     timeout_s: float = 60.0) -> None:
-    """Block until every worker process in `pids` has announced itself in Redis."""
+                     timeout_s: float = 60.0, stop: threading.Event | None = None) -> None:
+    """Block until every worker process in `pids` has announced itself in Redis (or `stop`
+    is set: Ctrl-C during the start)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        seen = {int(w["pid"]) for w in live_workers(settings, client)}
+    stop = stop or threading.Event()
+    seen: set[int] = set()
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            seen = {int(w["pid"]) for w in live_workers(settings, client)}
+        except redis.RedisError as exc:
+            raise BrokerUnreachable(f"Redis went away while the workers started: {exc}") from exc
         if pids <= seen:
             return
-        time.sleep(0.1)
-    raise FarmError(f"workers {sorted(pids - seen)} did not start within {timeout_s:.0f} s")
+        stop.wait(0.1)
+    if not stop.is_set():
+        raise FarmError(f"workers {sorted(pids - seen)} did not start within {timeout_s:.0f} s; "
+                        f"see {settings.home_dir / 'logs'}")
 
 
 def stop_processes(processes: list[subprocess.Popen[bytes]], timeout_s: float = 30.0) -> None:

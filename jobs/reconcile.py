@@ -121,9 +121,8 @@ def _release_waiting(settings: FarmSettings, catalog: Catalog) -> list[str]:
     for job in _active(catalog, JobState.QUEUED):
         if job.dispatched_at is None and _old(job.created_at, SEND_GRACE_S):
             deps = catalog.dependencies(job.id)
-            if all(d.state.is_terminal for d in deps) and dispatch_if_ready(settings, catalog, job):
-                released.append(job.id)
-            elif any(d.state in (JobState.FAILED, JobState.CANCELLED) for d in deps):
+            if all(d.state.is_terminal for d in deps):
+                dispatch_if_ready(settings, catalog, job)  # sent, or failed with its input
                 released.append(job.id)
     return released
 
@@ -135,9 +134,12 @@ def _requeue_orphans(settings: FarmSettings, catalog: Catalog, client: redis.Red
     grace_s = settings.heartbeat_s * 3
     for state in (JobState.RUNNING, JobState.WAITING_GPU):
         for job in _active(catalog, state):
-            if client.exists(keys.job_alive(job.id)) or not _old(job.started_at, grace_s):
-                continue
             suspect = keys.suspect(job.id, job.attempts)
+            if client.exists(keys.job_alive(job.id)):
+                client.delete(suspect)  # it beats again: the next gap starts a new count
+                continue
+            if not _old(job.started_at, grace_s):
+                continue
             client.set(suspect, time.time(), nx=True, ex=int(grace_s * 10) + 60)
             if time.time() - float(client.get(suspect) or 0) < grace_s:  # type: ignore[arg-type]
                 continue

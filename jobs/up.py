@@ -60,7 +60,7 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
             say(f"embedded Redis on {embedded.socket} (AOF in {embedded.data_dir})")
         client = check_redis(settings)
         workers = {tag: start_worker(settings, [tag]) for tag in tags}
-        wait_for_workers(settings, client, {p.pid for p in workers.values()})
+        wait_for_workers(settings, client, {p.pid for p in workers.values()}, stop=stop)
         say(f"farm up: workers for {', '.join(tags)}; Ctrl-C stops it")
         _keep_running(settings, embedded if owned else None, workers, say, stop)
     finally:
@@ -79,14 +79,18 @@ def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
     every = min(settings.reconcile_every_s, 5.0)
     trouble, pause = _Trouble(say), every
     while not stop.is_set():
+        restarted = False
         try:
             if embedded is not None and not embedded.running():  # the one this farm started
                 say("embedded Redis is not running; starting it again (its AOF keeps the queue)")
                 embedded.start()
             for tag, proc in list(workers.items()):
                 if proc.poll() is not None and not stop.is_set():
-                    say(f"worker for {tag} exited ({proc.returncode}); starting another")
+                    # Said once while it keeps exiting; the pause grows meanwhile (below).
+                    trouble.failed(f"worker for {tag} exited ({proc.returncode}); starting "
+                                   f"another (its log: {settings.home_dir / 'logs'})")
                     workers[tag] = start_worker(settings, [tag])
+                    restarted = True
             catalog = open_catalog(settings, CLI_DB_RETRY_S)  # the loop has more to look after
             reconcile_once(settings, catalog, check_redis(settings))
         except (FarmError, StorageError) as exc:
@@ -96,8 +100,11 @@ def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
             trouble.failed(f"reconciler pass failed ({type(exc).__name__}: {exc})")
             pause = min(pause * 2, MAX_PAUSE_S)
         else:
-            trouble.cleared()
-            pause = every
+            if restarted:
+                pause = min(pause * 2, MAX_PAUSE_S)
+            else:
+                trouble.cleared()
+                pause = every
         stop.wait(pause)
 
 

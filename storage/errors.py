@@ -1,5 +1,7 @@
 """Errors raised by the store and the catalog; the CLI prints them as one line."""
 
+import re
+
 
 class StorageError(Exception):
     """Base class: something about the store or the catalog went wrong."""
@@ -53,9 +55,9 @@ class UnknownJob(StorageError):
 
 
 def describe_url(url: str) -> str:
-    """A database URL without its password, for error messages."""
+    """A database URL without its password (in the user part or as an option), for messages."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url
+        url = f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return re.sub(r"(?i)(password=)[^&;\s]*", r"\1***", url)

@@ -171,7 +171,7 @@ class CatalogReader:
 
     def _failed(self, exc: Exception) -> list[Any]:
         text = _first_line(exc)
-        if "no such table" in text or "does not exist" in text:
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
             return []  # a catalog file that no farm process has set up yet
         if any(word in text.lower() for word in ("malformed", "not a database", "corrupt")):
             raise CatalogDamaged(f"the catalog at {describe_url(self.url)} is damaged ({text})") from exc

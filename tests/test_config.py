@@ -72,3 +72,16 @@ def test_thread_caps_are_exported(clean_env: Path, monkeypatch) -> None:
     import os
 
     assert all(os.environ[var] == "3" for var in THREAD_VARS)
+
+
+def test_deep_or_strange_config_values_are_one_config_error(clean_env: Path, monkeypatch) -> None:
+    (clean_env / "farm.yaml").write_text("devices: " + "[" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_settings()
+    (clean_env / "farm.yaml").unlink()
+    monkeypatch.setenv("FARM_DEVICES", "[" * 5000)
+    with pytest.raises(ConfigError, match="devices"):
+        load_settings()
+    monkeypatch.delenv("FARM_DEVICES")
+    monkeypatch.setenv("FARM_HOME", "[1]")  # text, not JSON: a (strange) folder name
+    assert str(load_settings().home) == "[1]"

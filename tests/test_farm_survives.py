@@ -24,6 +24,13 @@ POISON = [
     b'{"delivery_tag": "t1", "delivery_info": {"exchange": "midi", "routing_key": "midi"}, '
     b'"body_encoding": "base64", "priority": 0}, "content-type": "application/json", '
     b'"content-encoding": "utf-8"}',  # an envelope whose body lacks the task's arguments
+    b'{"body": "W1tdLCB7fSwge31d", "headers": {"id": "ffff0002.1", "task": "farm.midi"}, '
+    b'"properties": {"delivery_tag": "t3", "body_encoding": "base64", "priority": 0}, '
+    b'"content-type": "application/json", "content-encoding": "utf-8"}',  # headers cut short
+    b"{}",  # JSON, but no envelope
+    b'"just a string"',
+    b'{"body": "%%% not base64", "headers": {"id": "ffff0001.1", "task": "farm.midi"}, '
+    b'"properties": {"delivery_tag": "t2", "body_encoding": "base64", "priority": 0}}',
 ]
 
 
@@ -54,14 +61,17 @@ def test_poison_messages_are_set_aside_and_the_farm_keeps_serving(farm_env, tmp_
         for queue in ("audio", "midi"):  # nobody consumes audio here; a worker consumes midi
             for raw in POISON:
                 client.lpush(f"{ns}:{queue}", raw)
-        _until(lambda: client.llen(f"{ns}:dead") >= 4, 30, "the poison was not set aside")
+        _until(lambda: client.llen(f"{ns}:dead") >= 2 * len(POISON), 30,
+               "the poison was not set aside")
         assert all(client.llen(f"{ns}:{q}") == 0 for q in ("audio", "midi"))
         _serves(env)
         assert up.proc.poll() is None
         log = up.log.read_text()
         assert "exited" not in log, log  # no worker died of it either
-        dead = _dead(env)
-        assert any("not json" in d for d in dead) and any("not a task message" in d for d in dead)
+        whys = [json.loads(raw)["why"] for raw in client.lrange(f"{ns}:dead", 0, -1)]
+        assert any("JSONDecodeError" in w for w in whys) and \
+            any(w.startswith("not a task message") for w in whys), whys
+        assert len(_dead(env)) == 5  # doctor shows the newest few, and says how many
         # One more poison entry, and a restart with it in the AOF: the farm comes up and serves.
         client.lpush(f"{ns}:audio", b"still not json")
         _stop(up)

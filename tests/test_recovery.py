@@ -176,12 +176,14 @@ def test_gc_lists_unreferenced_blobs_and_removes_them_only_when_asked(farm_env) 
 
     store = BlobStore(Path(farm_env["FARM_HOME"]) / "store")
     orphan = store.put_bytes(b"left by a refused commit")
+    young = store.put_bytes(b"written a moment ago by a job not yet committed")
     # A writer killed between its write and its rename leaves its temporary file behind;
     # one written a moment ago may still be in flight and is left alone.
     killed = orphan.path.with_name(".tmp-0123456789abcdef-4242-1")
     killed.write_bytes(b"half a blob")
     two_hours_ago = time.time() - 7200
-    os.utime(killed, (two_hours_ago, two_hours_ago))
+    for old in (killed, orphan.path):
+        os.utime(old, (two_hours_ago, two_hours_ago))
     in_flight = orphan.path.with_name(".tmp-fedcba9876543210-4243-1")
     in_flight.write_bytes(b"being written")
     dry = farm_json(farm_env, "catalog", "gc")
@@ -190,6 +192,7 @@ def test_gc_lists_unreferenced_blobs_and_removes_them_only_when_asked(farm_env) 
     assert dry["bytes"] == orphan.size + len(b"half a blob")
     farm_json(farm_env, "catalog", "gc", "--delete")
     assert not orphan.path.exists() and not killed.exists() and in_flight.exists()
+    assert young.path.exists()
     assert farm_json(farm_env, "catalog", "gc") == {"orphans": [], "leftovers": [], "bytes": 0,
                                                     "deleted": False}
 

@@ -85,10 +85,16 @@ def _ensure_keeper(idle_unload_s: float) -> None:
         return
 
     def unload_when_idle() -> None:
-        with _lock:
+        # A job holds the lock while it generates: then the model is not idle, and the
+        # ticker must not wait for it (the job's own heartbeat runs on the ticker).
+        if not _lock.acquire(blocking=False):
+            return
+        try:
             if _backend is not None and _backend.loaded and \
                     time.monotonic() - _last_used > idle_unload_s:
                 _backend.close()
+        finally:
+            _lock.release()
 
     _keeper = ticker().every(min(5.0, max(0.5, idle_unload_s / 4)), unload_when_idle,
                              "idle unload of the language model")

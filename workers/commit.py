@@ -1,8 +1,9 @@
 """Ending an attempt: its outputs stored and committed once, or the job failed or re-queued.
 
-What goes wrong decides the outcome: the job's own inputs fail it; a lost GPU lease or Redis
-sends it round again; a busy or unreachable catalog leaves it to the reconciler (a job is
-never failed for the catalog's trouble).
+What goes wrong decides the outcome: the job's own inputs fail it, and so does a store that
+cannot take its outputs (a full disk: it says so, and `farm retry` runs it once there is room);
+a lost GPU lease or Redis sends it round again; a busy or unreachable catalog leaves it to the
+reconciler (a job is never failed for the catalog's trouble).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import redis
 
 from jobs.dispatch import send_job
 from jobs.errors import BrokerUnreachable
-from storage.errors import CatalogDamaged, CatalogUnavailable, StorageError
+from storage.errors import CatalogDamaged, CatalogUnavailable, StorageError, StoreWriteFailed
 from storage.models import ArtifactRecord, JobState, LineageEdge
 from storage.outputs import link_output
 from workers.attempt import JobOutput, JobRun
@@ -78,9 +79,13 @@ def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
             return requeue(run, f"commit refused: {fence[0]} token {fence[1]} is stale")
         else:
             return f"commit of {job.id[:12]} attempt {run.attempt} refused: cancelled or superseded"
-    for record in records:
-        link_output(ctx.settings.outputs_dir, job.project, job.id, record.name,
-                    ctx.store.path_for(record.sha256))
+    try:
+        for record in records:
+            link_output(ctx.settings.outputs_dir, job.project, job.id, record.name,
+                        ctx.store.path_for(record.sha256))
+    except StoreWriteFailed as exc:  # committed already: the view is a convenience
+        log.warning("job %s succeeded; its outputs view was not written: %s", job.id[:12], exc)
+        return f"{job.id[:12]} succeeded with {len(records)} artifacts; no outputs view: {exc}"
     return f"{job.id[:12]} succeeded with {len(records)} artifacts"
 
 

@@ -70,9 +70,7 @@ class Residency:
                 said = reason
             self.api.wait_for_wake(job.id, 0.25)
         with self.lock:
-            if self.lease is not None and self.lease.token != lease.token:
-                self.lease = None  # our idle lease was turned into this job's lease
-            self.lease, self.busy = lease, True
+            self.lease, self.busy = lease, True  # an idle lease of ours became this one
             self.lost.clear()
         self._ensure_keeper()
         return lease
@@ -103,6 +101,10 @@ class Residency:
         decides whether it may go first), rather than every job of a busy farm paying a
         model switch.
         """
+        # Asked before the lock is taken: the catalog may be slow, and the keeper (on the
+        # process's ticker, beside the heartbeats) must not wait on the lock meanwhile.
+        others = self._other_waiters() if self.lease is not None else []
+        more = bool(others) and self.model is not None and self._young(others) and more_for_model()
         with self.lock:
             self.busy = False
             self._idle_since = time.monotonic()
@@ -110,8 +112,7 @@ class Residency:
             if self.lease is None:
                 self._unload()
                 return
-            others = self._other_waiters()
-            if others and not (self.model is not None and self._young(others) and more_for_model()):
+            if others and not more:
                 self._give_up()
                 return
             if others:
@@ -161,29 +162,36 @@ class Residency:
                 self._keeper = ticker().every(_IDLE_CHECK_S, self._tick, "GPU lease keeper")
 
     def _tick(self) -> None:
-        with self.lock:
-            if self.lease is None:
-                if self._keeper is not None and not self.busy:
-                    ticker().cancel(self._keeper)
-                    self._keeper = None
-                return
-            now = time.monotonic()
-            if not self.busy and ((now > self._hold_until and self._others_waiting())
-                                  or now - self._idle_since > self.idle_unload_s):
-                self._give_up()
-                return
-            if now - self._last_renew < self.renew_every_s:
-                return
-            try:
-                self.api.renew(self.lease)
-            except LeaseLost:
-                log.error("lease on %s lost (token %s)", self.api.device, self.lease.token)
-                if self.busy:
-                    self.lost.set()
-                    self.lease = None
-                else:
-                    self._drop_lost()
-            self._last_renew = now
+        if not self.lock.acquire(blocking=False):
+            return  # a job is taking or giving up the device: look again next tick
+        try:
+            self._keep()
+        finally:
+            self.lock.release()
+
+    def _keep(self) -> None:
+        if self.lease is None:
+            if self._keeper is not None and not self.busy:
+                ticker().cancel(self._keeper)
+                self._keeper = None
+            return
+        now = time.monotonic()
+        if not self.busy and ((now > self._hold_until and self._others_waiting())
+                              or now - self._idle_since > self.idle_unload_s):
+            self._give_up()
+            return
+        if now - self._last_renew < self.renew_every_s:
+            return
+        try:
+            self.api.renew(self.lease)
+        except LeaseLost:
+            log.error("lease on %s lost (token %s)", self.api.device, self.lease.token)
+            if self.busy:
+                self.lost.set()
+                self.lease = None
+            else:
+                self._drop_lost()
+        self._last_renew = now
 
 
 def _pid() -> int:

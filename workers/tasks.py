@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import Task, shared_task
 from celery.exceptions import InvalidTaskError
 from celery.worker.strategy import default as default_strategy
@@ -34,8 +35,8 @@ def guarded_strategy(task: Task, app: Any, consumer: Any, **options: Any) -> Cal
     def take(message: Any, body: Any, ack: Any, reject: Any, callbacks: Any, **more: Any) -> Any:
         try:
             return handle(message, body, ack, reject, callbacks, **more)
-        except InvalidTaskError:
-            raise
+        except (InvalidTaskError, OSError, redis.ConnectionError, redis.TimeoutError):
+            raise  # Celery's own handling: the broker went away, not the message
         except Exception as exc:
             _set_aside(app, task.name, message, f"not a task message: {type(exc).__name__}: {exc}")
             raise InvalidTaskError(f"set aside an unreadable {task.name} message") from exc
