@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 GENRES: tuple[str, ...] = ("triphop", "lofi", "house", "ballad", "jazz", "folk", "rock", "ambient", "pop")
 MOODS: tuple[str, ...] = (
@@ -100,6 +100,14 @@ def _number(name: str, value: Any, bounds: Bounds, integer: bool = False) -> flo
     return value
 
 
+# The words each field takes, and how a spelling is made canonical (None: lower case).
+_WORDS: dict[str, tuple[tuple[str, ...], Callable[[str], str | None] | None]] = {
+    "genre": (GENRES, None), "mood": (MOODS, None), "key": (KEYS, normalize_key),
+    "mode": (MODES, normalize_mode),
+}
+_RANGES = {"tempo_bpm": TEMPO_BPM, "energy": ENERGY, "humanize_ms": HUMANIZE_MS}
+
+
 class MusicParams(BaseModel):
     """What music to make, in the vocabulary above; spellings are normalized ('c#' -> 'C#')."""
 
@@ -119,25 +127,11 @@ class MusicParams(BaseModel):
     humanize_ms: float = 8.0
 
     # Every check runs before pydantic's coercion, so True is no tempo and '90' no bar count.
-    @field_validator("genre", mode="before")
+    @field_validator("genre", "mood", "key", "mode", mode="before")
     @classmethod
-    def _genre(cls, value: Any) -> str:
-        return _word("genre", value, GENRES)
-
-    @field_validator("mood", mode="before")
-    @classmethod
-    def _mood(cls, value: Any) -> str:
-        return _word("mood", value, MOODS)
-
-    @field_validator("key", mode="before")
-    @classmethod
-    def _key(cls, value: Any) -> str:
-        return _word("key", value, KEYS, normalize_key)
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _mode(cls, value: Any) -> str:
-        return _word("mode", value, MODES, normalize_mode)
+    def _words(cls, value: Any, info: ValidationInfo) -> str:
+        allowed, normalize = _WORDS[str(info.field_name)]
+        return _word(str(info.field_name), value, allowed, normalize)
 
     @field_validator("time_signature", mode="before")
     @classmethod
@@ -148,20 +142,15 @@ class MusicParams(BaseModel):
                              f"1..{MAX_NUMERATOR} over {', '.join(map(str, DENOMINATORS))}")
         return f"{parsed[0]}/{parsed[1]}"
 
-    @field_validator("tempo_bpm", mode="before")
+    @field_validator("tempo_bpm", "energy", "humanize_ms", mode="before")
     @classmethod
-    def _tempo(cls, value: Any) -> float:
-        return _number("tempo_bpm", value, TEMPO_BPM)
+    def _numbers(cls, value: Any, info: ValidationInfo) -> float:
+        return _number(str(info.field_name), value, _RANGES[str(info.field_name)])
 
     @field_validator("bars", mode="before")
     @classmethod
     def _bars(cls, value: Any) -> int:
         return int(_number("bars", value, BARS, integer=True))
-
-    @field_validator("energy", mode="before")
-    @classmethod
-    def _energy(cls, value: Any) -> float:
-        return _number("energy", value, ENERGY)
 
     @field_validator("energy_curve", mode="before")
     @classmethod
@@ -184,8 +173,3 @@ class MusicParams(BaseModel):
     @classmethod
     def _swing(cls, value: Any) -> float | None:
         return None if value is None else _number("swing", value, SWING)
-
-    @field_validator("humanize_ms", mode="before")
-    @classmethod
-    def _humanize(cls, value: Any) -> float:
-        return _number("humanize_ms", value, HUMANIZE_MS)
