@@ -14,6 +14,7 @@ from pathlib import Path
 from jobs.config import FarmSettings
 from jobs.errors import BadJobSpec
 from storage.errors import CatalogUnavailable
+from storage.urls import sqlite_path
 
 KEPT = 5
 
@@ -29,10 +30,9 @@ def latest_backup(settings: FarmSettings) -> Path | None:
 
 def backup_catalog(settings: FarmSettings, dest: Path | None = None) -> Path:
     """Copy the catalog to `dest` (default: a new file in FARM_HOME/backups)."""
-    url = settings.catalog_url
-    if not url.startswith("sqlite:///"):
+    source = sqlite_path(settings.catalog_url)
+    if source is None:
         raise BadJobSpec("this catalog is PostgreSQL: back it up with pg_dump")
-    source = Path(url.removeprefix("sqlite:///"))
     if not source.exists():
         raise CatalogUnavailable(f"no catalog at {source} yet: nothing to back up")
     folder = backups_dir(settings)

@@ -18,6 +18,7 @@ from typing import Any
 from jobs.config import FarmSettings
 from jobs.errors import shown
 from jobs.kinds import TAGS
+from storage.urls import sqlite_path
 
 Check = dict[str, Any]
 
@@ -72,11 +73,10 @@ class _Damage(Exception):
 
 def _sqlite_damage(settings: FarmSettings) -> str | None:
     """What SQLite's quick check finds wrong with the catalog file, if anything."""
-    if not settings.catalog_url.startswith("sqlite:///"):
+    if (path := sqlite_path(settings.catalog_url)) is None:
         return None
     import sqlite3
 
-    path = settings.catalog_url.removeprefix("sqlite:///")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
         found = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
     return None if found == ["ok"] else "; ".join(found)[:300]
@@ -85,9 +85,8 @@ def _sqlite_damage(settings: FarmSettings) -> str | None:
 def _recovery(settings: FarmSettings) -> str:
     from jobs.backup import latest_backup
 
-    if not settings.catalog_url.startswith("sqlite:///"):
+    if (path := sqlite_path(settings.catalog_url)) is None:
         return "restore the database from your PostgreSQL backup (pg_restore)"
-    path = settings.catalog_url.removeprefix("sqlite:///")
     backup = latest_backup(settings)
     restore = (f"or stop the farm and copy the backup {backup} over it" if backup else
                "no backup found under FARM_HOME/backups (`farm catalog backup` makes one)")

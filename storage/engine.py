@@ -10,7 +10,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import event
@@ -18,24 +17,22 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
 
-from storage.errors import CatalogBusy, CatalogDamaged, describe_url
-from storage.urls import check_catalog_url
+from storage.errors import CatalogBusy, CatalogDamaged, describe_url, first_line, names_damage
+from storage.urls import check_catalog_url, sqlite_path
 
 P = ParamSpec("P")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 # SQLite's words for a file that is not (or no longer) a database.
-_DAMAGED = ("malformed", "not a database", "file is encrypted", "corrupt")
 _BUSY = ("locked", "busy")
 
 
 def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
     check_catalog_url(url)
-    if url.startswith("sqlite"):
-        db_path = url.split("///", 1)[-1]
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    if (db_path := sqlite_path(url)) is not None:
+        if str(db_path) not in ("", ":memory:"):
+            db_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": busy_timeout_s,
                                                   "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -79,14 +76,9 @@ def is_transient(exc: DBAPIError, url: str) -> bool:
 def damage_of(exc: DBAPIError, url: str) -> CatalogDamaged | None:
     """CatalogDamaged when the error says the database file itself is broken."""
     text = first_line(exc)
-    if url.startswith("sqlite") and any(word in text.lower() for word in _DAMAGED):
+    if url.startswith("sqlite") and names_damage(text):
         return CatalogDamaged(f"the catalog at {describe_url(url)} is damaged ({text})")
     return None
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Busy(Exception):

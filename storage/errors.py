@@ -54,6 +54,21 @@ class UnknownJob(StorageError):
     exit_code = 2
 
 
+# SQLite's words for a file that is not (or no longer) a database.
+DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "corrupt")
+
+
+def names_damage(text: str) -> bool:
+    """Whether a database error's text says the file itself is broken."""
+    return any(word in text.lower() for word in DAMAGE_WORDS)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error (of the driver's own, under SQLAlchemy's wrapper)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def describe_url(url: str) -> str:
     """A database URL without its password (in the user part or as an option), for messages."""
     if "@" in url and "://" in url:

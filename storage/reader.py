@@ -8,7 +8,6 @@ equal), so the views that show a job take either.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -16,10 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import unquote
 
-from storage.errors import CatalogDamaged, CatalogUnavailable, UnknownJob, describe_url
+from storage.errors import (
+    CatalogDamaged,
+    CatalogUnavailable,
+    UnknownJob,
+    describe_url,
+    first_line,
+    names_damage,
+)
 from storage.states import JobState, as_utc
+from storage.urls import sqlite_path
 
 JOB_ID = re.compile(r"^[0-9a-f]{4,32}$")
 SHOWN_CANDIDATES = 5
@@ -136,8 +142,8 @@ class CatalogReader:
 
     def _open(self) -> Any:
         if self.sqlite:
-            path = unquote(self.url.split("///", 1)[-1].split("?", 1)[0])
-            if not os.path.exists(path):
+            path = sqlite_path(self.url)
+            if path is None or not path.exists():
                 raise FileNotFoundError(path)
             try:
                 return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
@@ -150,7 +156,7 @@ class CatalogReader:
                                    connect_timeout=5)
         except psycopg.Error as exc:
             raise CatalogUnavailable(f"cannot open the catalog at {describe_url(self.url)}: "
-                                     f"{_first_line(exc)}") from exc
+                                     f"{first_line(exc)}") from exc
 
     def _rows(self, row: type[R], where: str, params: Iterable[Any] = (),
               tail: str = "") -> list[R]:
@@ -170,10 +176,10 @@ class CatalogReader:
                 for values in found]
 
     def _failed(self, exc: Exception) -> list[Any]:
-        text = _first_line(exc)
+        text = first_line(exc)
         if "no such table" in text or ("relation" in text and "does not exist" in text):
             return []  # a catalog file that no farm process has set up yet
-        if any(word in text.lower() for word in ("malformed", "not a database", "corrupt")):
+        if names_damage(text):
             raise CatalogDamaged(f"the catalog at {describe_url(self.url)} is damaged ({text})") from exc
         raise CatalogUnavailable(f"cannot read the catalog: {text}") from exc
 
@@ -218,7 +224,3 @@ class CatalogReader:
         found = self._rows(ModelRow, "sha256 = ?", [sha256])
         return found[0] if found else None
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

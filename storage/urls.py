@@ -3,6 +3,9 @@ engine is made), without importing any database library."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import unquote
+
 SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
@@ -16,3 +19,10 @@ def check_catalog_url(url: str) -> str:
     if scheme == "sqlite" and not url.startswith("sqlite:///"):
         raise ValueError("a SQLite catalog URL is sqlite:///PATH (three slashes, then the path)")
     return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite:///PATH` catalog (None for any other database)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(unquote(url.removeprefix("sqlite:///").split("?", 1)[0]))

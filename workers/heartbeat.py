@@ -12,7 +12,6 @@ all; whoever judges a running job by its heartbeat gives a fresh claim that long
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
@@ -26,7 +25,6 @@ from jobs.keys import FarmKeys
 from jobs.presence import this_host
 from workers.ticker import Duty, ticker
 
-log = logging.getLogger(__name__)
 _CANCEL_POLL_S = 0.1
 FIRST_BEAT_WITHIN_S = 2.0  # the first beat is due after one poll; this allows for a busy host
 
