@@ -1,5 +1,6 @@
 FROM python:3.11-slim
-# EXTRAS=llm builds llama.cpp for the brain's worker (needs a compiler).
+# EXTRAS=llm builds llama.cpp for the brain's worker (needs a compiler); EXTRAS=image or audio
+# installs torch==2.13.0 from PyPI (on Linux its CUDA build) and diffusers for the GPU workers.
 ARG EXTRAS=""
 RUN if [ -n "$EXTRAS" ]; then apt-get update && apt-get install -y --no-install-recommends \
         build-essential cmake && rm -rf /var/lib/apt/lists/*; fi

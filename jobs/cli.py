@@ -180,8 +180,8 @@ def render(intent: str, images: bool, audio_texture: bool, bars: int | None, see
     from jobs.render import plan_render, render_text, submit_render, wait_render
 
     conf = settings()
-    result = submit_render(conf, plan_render(intent, images, audio_texture, bars), seed, priority,
-                           project)
+    result = submit_render(conf, plan_render(intent, images, audio_texture, bars, conf), seed,
+                           priority, project)
     docs = wait_render(conf, result["jobs"], timeout) if wait_ else None
     emit({**result, "results": docs}, as_json, render_text(result, docs))
     if docs and any(d["state"] != "SUCCEEDED" for d in docs.values()):
@@ -364,6 +364,46 @@ def catalog_backup(dest: Path | None, as_json: bool) -> None:
 
     path = backup_catalog(settings(), dest)
     emit({"backup": str(path)}, as_json, str(path))
+
+
+@cli.group("models", no_args_is_help=True)
+def models_cli() -> None:
+    """The model registry: what the farm loads, its hash, load time and VRAM."""
+
+
+@models_cli.command("ls")
+@json_option
+def models_ls(as_json: bool) -> None:
+    """Every model the farm has registered or loaded."""
+    from jobs.models import list_models, models_text
+
+    rows = list_models(settings())
+    emit(rows, as_json, models_text(rows))
+
+
+@models_cli.command("add")
+@click.argument("path", type=click.Path(path_type=Path))
+@json_option
+def models_add(path: Path, as_json: bool) -> None:
+    """Register a diffusers folder or .safetensors file: its kind and its weights' sha256."""
+    from jobs.models import add_model, models_text
+
+    row = add_model(settings(), path)
+    emit(row, as_json, models_text([row]))
+
+
+@models_cli.command("tiny")
+@click.argument("dest", type=click.Path(path_type=Path))
+@json_option
+def models_tiny(dest: Path, as_json: bool) -> None:
+    """Build tiny random-weight image and audio pipelines in DEST, for smoke tests (their
+    output is noise)."""
+    import subprocess
+
+    # Pipeline code (and torch), which `jobs` does not import: it runs as its own module.
+    args = [sys.executable, "-P", "-m", "pipelines.tiny", str(dest)] + (
+        ["--json"] if as_json else [])
+    raise SystemExit(subprocess.run(args, check=False).returncode)
 
 
 @cli.group("midi", no_args_is_help=True)

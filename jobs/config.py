@@ -65,8 +65,18 @@ class MidiConfig(_Section):
     soundfont: Path | None = None  # None: Debian's /usr/share/sounds/sf2/FluidR3_GM.sf2
 
 
-class ModelConfig(_Section):
-    model_path: Path | None = None
+class DiffusionConfig(_Section):
+    """A diffusers model for the `image` or `audio` kind, and how to fit it on its device."""
+
+    model_path: Path | None = None  # a diffusers folder, or (image) one .safetensors file
+    config_path: Path | None = None  # a single-file checkpoint's local diffusers config folder
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    attention_slicing: bool = False
+    vae_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False  # accelerate's model CPU offload (on a GPU only)
+    safety_checker: bool = False  # image: load the folder's safety checker, if it has one
 
 
 class FarmSettings(BaseModel):
@@ -79,8 +89,8 @@ class FarmSettings(BaseModel):
     threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     llm: LlmConfig = Field(default_factory=lambda: LlmConfig())
     midi: MidiConfig = Field(default_factory=lambda: MidiConfig())
-    image: ModelConfig = Field(default_factory=lambda: ModelConfig())
-    audio: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    image: DiffusionConfig = Field(default_factory=lambda: DiffusionConfig())
+    audio: DiffusionConfig = Field(default_factory=lambda: DiffusionConfig())
     worker_tags: list[str] = Field(default_factory=lambda: ["midi"])
     namespace: str = Field("farm", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     visibility_timeout_s: int = Field(12 * 3600, ge=10)
@@ -132,6 +142,10 @@ class FarmSettings(BaseModel):
     @property
     def outputs_dir(self) -> Path:
         return self.home_dir / "outputs"
+
+    @property
+    def weights_hash_cache(self) -> Path:
+        return self.home_dir / "models" / "hashes.json"
 
     @property
     def run_dir(self) -> Path:

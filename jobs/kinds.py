@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobs.config import FarmSettings
+from jobs.config import DiffusionConfig, FarmSettings
 from jobs.errors import BadJobSpec, shown
+from pipelines.diffusion_params import AudioParams, ImageParams
+from pipelines.model_folder import BadModelFolder, ModelFolder, inspect_model
 from pipelines.vocabulary import MusicParams
 
 TAGS = ("llm", "midi", "image", "audio")
@@ -83,9 +85,18 @@ class Kind:
     model: Callable[[Params, FarmSettings], str | None] = no_model  # what stays resident
     vram_mb: Callable[[Params, FarmSettings], int] = no_vram
     queue: Callable[[Params], str] | None = None
+    # Refuses a job at submit (BadJobSpec), before anything is catalogued: (params, settings,
+    # the params the submitter named, whether the job has inputs).
+    check: Callable[[Params, FarmSettings, list[str], bool], None] | None = None
+    measures_vram: bool = False  # its handler records the model's peak VRAM in the registry
 
     def queue_for(self, params: Params) -> str:
         return self.queue(params) if self.queue is not None else self.tag
+
+    def vram_needed(self, params: Params, settings: FarmSettings, measured: int | None) -> int:
+        """What the lease must find free: the model's measured peak once a GPU measured it,
+        the kind's declaration until then."""
+        return measured if measured and self.measures_vram else self.vram_mb(params, settings)
 
 
 KINDS: dict[str, Kind] = {}
@@ -155,4 +166,75 @@ register(Kind(
     handler="workers.brain:render_completion",
     description="a completion from the local language model",
     gpu=llm_offloaded, model=llm_model, vram_mb=llm_vram_mb,
+))
+
+
+# diffusion models: cover art and audio textures ------------------------------------------
+
+def diffusion_model(kind: str, settings: FarmSettings) -> ModelFolder:
+    """The kind's configured model, checked from its files (BadJobSpec when it cannot load)."""
+    conf: DiffusionConfig = getattr(settings, kind)
+    try:
+        return inspect_model(conf.model_path, kind, conf.config_path)
+    except BadModelFolder as exc:
+        raise BadJobSpec(str(exc)) from None
+
+
+def _diffusion_name(kind: str) -> Callable[[Params, FarmSettings], str | None]:
+    def name(params: Params, settings: FarmSettings) -> str | None:
+        path = getattr(settings, kind).model_path
+        if path is None:
+            return None
+        path = path.expanduser()
+        return path.stem if path.suffix.lower() == ".safetensors" else path.name
+    return name
+
+
+def _check_prompted(kind: str) -> Callable[[Params, FarmSettings, list[str], bool], None]:
+    def check(params: Params, settings: FarmSettings, given: list[str], has_inputs: bool) -> None:
+        model = diffusion_model(kind, settings)
+        if not params.get("prompt", "").strip() and not has_inputs:
+            raise BadJobSpec(f"params.prompt: give the {kind} a prompt (or let farm render "
+                             "take it from the intent)")
+        most = model.max_audio_seconds()
+        if "seconds" in given and most is not None:
+            wanted = params["seconds"] + (params["crossfade_s"] if params["loop"] else 0.0)
+            if wanted > most:
+                loop = " with the loop's crossfade" if params["loop"] else ""
+                raise BadJobSpec(f"params.seconds: {model.name} makes at most {most:.2f} s in one "
+                                 f"go; {params['seconds']:g} s{loop} is {wanted:g} s")
+    return check
+
+
+def image_vram_mb(params: Params, settings: FarmSettings) -> int:
+    """Weights as stored plus activations that grow with the pixels drawn at once
+    (about 1.5 GB for one 512x512 image): a declaration, until a GPU measures it."""
+    pixels = int(params["width"]) * int(params["height"]) * int(params["images"])
+    return _weights_mb("image", settings) + 512 + 1536 * pixels // (512 * 512)
+
+
+def audio_vram_mb(params: Params, settings: FarmSettings) -> int:
+    return _weights_mb("audio", settings) + 2048
+
+
+def _weights_mb(kind: str, settings: FarmSettings) -> int:
+    try:
+        return diffusion_model(kind, settings).weights_bytes // 2**20
+    except (BadJobSpec, OSError):
+        return 0
+
+
+register(Kind(
+    name="image", tag="image", params=ImageParams, outputs=("image-<n>.png", "image.json"),
+    handler="workers.diffusion:render_image",
+    description="cover art: text to PNG through a local Stable Diffusion 1.5-class model",
+    gpu=lambda params, settings: True, model=_diffusion_name("image"), vram_mb=image_vram_mb,
+    check=_check_prompted("image"), measures_vram=True,
+))
+register(Kind(
+    name="audio", tag="audio", params=AudioParams, outputs=("texture.wav", "audio.report.json"),
+    handler="workers.diffusion:render_audio",
+    description="an audio texture (drone, ambient bed): text to a loopable WAV",
+    gpu=lambda params, settings: True, model=_diffusion_name("audio"), vram_mb=audio_vram_mb,
+    check=_check_prompted("audio"), measures_vram=True,
 ))

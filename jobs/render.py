@@ -2,7 +2,9 @@
 
 The intent job turns the words into structured music; the midi job takes its `intent.json` as
 input. Cover art and an audio texture are asked for by flag or in the words ("and a cover
-image", "then an ambient bed"); they join the graph once this farm has those kinds.
+image", "then an ambient bed"); they take their prompts from the intent. A part asked for by
+flag that this farm cannot make (no model configured) refuses the whole graph before any job is
+submitted; one asked for only in words is skipped, saying why.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ class RenderPlan:
 
 
 def plan_render(text: str, images: bool = False, audio_texture: bool = False,
-                bars: int | None = None) -> RenderPlan:
-    """The graph for a request. Flags demand a part; words only ask for it."""
+                bars: int | None = None, settings: FarmSettings | None = None) -> RenderPlan:
+    """The graph for a request. Flags demand a part; words only ask for it. With `settings`,
+    each part is checked against this farm (its model configured) before anything is sent."""
     if not text.strip():
         raise BadJobSpec("give the intent in words, e.g. farm render \"moody triphop at 90 bpm\"")
     midi_params = {"bars": bars} if bars is not None else {}
@@ -53,14 +56,27 @@ def plan_render(text: str, images: bool = False, audio_texture: bool = False,
                                       ("audio", audio_texture, _TEXTURE_WORDS, "--audio-texture")):
         if not (flag or words.search(text)):
             continue
-        if kind in KINDS:
+        why = _cannot_make(kind, settings)
+        if why is None:
             plan.nodes.append(Node(kind, kind, {}, ("intent",)))
         elif flag:
-            raise BadJobSpec(f"{option}: this farm has no '{kind}' kind yet; "
-                             f"render without {option}")
+            raise BadJobSpec(f"{option}: {why}; render without {option}")
         else:
-            plan.skipped.append(f"{kind}: this farm has no '{kind}' kind yet")
+            plan.skipped.append(f"{kind}: {why}")
     return plan
+
+
+def _cannot_make(kind: str, settings: FarmSettings | None) -> str | None:
+    """Why this farm cannot make a part of the graph, or None."""
+    if kind not in KINDS:
+        return f"this farm has no '{kind}' kind"
+    check = KINDS[kind].check
+    if settings is not None and check is not None:
+        try:
+            check({"prompt": ""}, settings, [], True)
+        except BadJobSpec as exc:
+            return str(exc)
+    return None
 
 
 def submit_render(settings: FarmSettings, plan: RenderPlan, seed: int | None, priority: int,

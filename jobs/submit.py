@@ -10,7 +10,7 @@ from jobs.config import FarmSettings
 from jobs.dispatch import admit
 from jobs.errors import BadJobSpec, IdempotencyConflict, shown
 from jobs.home import ensure_home, open_catalog
-from jobs.kinds import kind_info
+from jobs.kinds import Kind, kind_info
 from jobs.spec import JobSpec
 from storage.catalog import Catalog
 from storage.errors import UnknownJob
@@ -25,6 +25,9 @@ def submit_job(settings: FarmSettings, spec: JobSpec) -> tuple[JobRecord, bool]:
     catalog = open_catalog(settings)
     deps = [_resolve_dep(catalog, dep) for dep in spec.depends_on]
     kind = kind_info(spec.kind)
+    if kind.check is not None:
+        kind.check(spec.params, settings, spec.given, bool(deps))
+    _fits_a_device(settings, catalog, kind, spec)
     seeded = spec.with_seed()
     assert seeded.seed is not None
     job = JobRecord(
@@ -37,6 +40,22 @@ def submit_job(settings: FarmSettings, spec: JobSpec) -> tuple[JobRecord, bool]:
     if not created:
         _same_spec_or_conflict(catalog, job, spec, deps)
     return job, created
+
+
+def _fits_a_device(settings: FarmSettings, catalog: Catalog, kind: Kind, spec: JobSpec) -> None:
+    """A heavy job whose model fits no configured device is refused now, not after a wait."""
+    if not kind.gpu(spec.params, settings):
+        return
+    model = kind.model(spec.params, settings)
+    measured = catalog.measured_vram_mb(model) if model and kind.measures_vram else None
+    needed = kind.vram_needed(spec.params, settings, measured)
+    largest = max(settings.devices.items(), key=lambda item: item[1].vram_mb)
+    if needed > largest[1].vram_mb:
+        how = "measured" if measured else "estimated"
+        raise BadJobSpec(f"{spec.kind}: {model or 'its model'} needs {needed} MB of VRAM "
+                         f"({how}) but the largest device, {largest[0]}, has "
+                         f"{largest[1].vram_mb} MB; lower the job's size or use a larger device "
+                         "(devices in farm.yaml)")
 
 
 def _resolve_dep(catalog: Catalog, dep: str) -> str:

@@ -379,15 +379,18 @@ class Catalog:
 
     @patient
     def record_model(self, name: str, path: str, sha256: str, vram_mb: int | None,
-                     load_s: float | None) -> None:
-        """Remember a model file and what loading it cost last time (VRAM, seconds)."""
-        values = {"name": name, "path": path, "vram_mb": vram_mb, "load_s": load_s,
-                  "updated_at": utcnow()}
+                     load_s: float | None, kind: str | None = None) -> None:
+        """Remember a model file and what loading it cost last time (seconds; VRAM where it
+        was measured: a measure is kept until a new one replaces it)."""
+        values: dict[str, Any] = {"name": name, "path": path, "updated_at": utcnow()}
+        measured = {"vram_mb": vram_mb, "load_s": load_s, "kind": kind}
+        values.update({key: value for key, value in measured.items() if value is not None})
         try:
             with self._connect() as conn:
                 if not conn.execute(update(MODELS).where(MODELS.c.sha256 == sha256)
                                     .values(**values)).rowcount:
-                    conn.execute(insert(MODELS).values(sha256=sha256, **values))
+                    conn.execute(insert(MODELS).values(
+                        **{**values, **measured, "sha256": sha256}))
                 conn.commit()
         except IntegrityError:  # two processes loaded the same model at once: one row is enough
             pass
@@ -395,6 +398,13 @@ class Catalog:
     @patient
     def models(self) -> list[ModelRecord]:
         return self._all(ModelRecord, select(MODELS).order_by(MODELS.c.name))
+
+    @patient
+    def measured_vram_mb(self, name: str) -> int | None:
+        """The most VRAM a model of this name was measured to take, if it ever was."""
+        with self._connect() as conn:
+            return conn.execute(select(func.max(MODELS.c.vram_mb))
+                                .where(MODELS.c.name == name)).scalar()
 
     @patient
     def model(self, sha256: str) -> ModelRecord | None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
@@ -48,12 +48,27 @@ def create_tables(engine: Engine, tries: int = 5) -> None:
     for attempt in range(tries):
         try:
             SQLModel.metadata.create_all(engine)
+            add_missing_columns(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError) as exc:
             if "already exists" not in str(exc) and "duplicate" not in str(exc).lower() \
                     or attempt == tries - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """A catalog made by an older farm gains the nullable columns added since (ALTER TABLE ADD
+    COLUMN); nothing is ever dropped or rewritten."""
+    found = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        have = {column["name"] for column in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

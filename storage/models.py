@@ -120,7 +120,8 @@ class ModelRecord(SQLModel, table=True):
 
     sha256: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=255)
+    kind: str | None = Field(default=None, max_length=32)  # the job kind that loads it
     path: str = Field(sa_column=Column(Text, nullable=False))
-    vram_mb: int | None = None
+    vram_mb: int | None = None  # measured peak on a GPU (None: never measured)
     load_s: float | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_moment(False))

@@ -80,6 +80,7 @@ class EdgeRow:
 class ModelRow:
     sha256: str
     name: str
+    kind: str | None
     path: str
     vram_mb: int | None
     load_s: float | None

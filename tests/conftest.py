@@ -211,3 +211,22 @@ def ctx(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(workers.context, "_current", None)
     yield process_context()
     monkeypatch.setattr(workers.context, "_current", None)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random-weight diffusers pipelines (SD, Stable Audio, AudioLDM), built once per run
+    from configs and saved with save_pretrained; everything later loads them from disk."""
+    pytest.importorskip("diffusers", reason="the image and audio extras are not installed")
+    from pipelines.tiny import build_tiny
+
+    return build_tiny(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture
+def diffusion_env(farm_env: dict[str, str], tiny_models: dict[str, Path]) -> dict[str, str]:
+    """A farm whose image and audio kinds load the tiny pipelines, with a short lease TTL."""
+    farm_env.update({"FARM_IMAGE__MODEL_PATH": str(tiny_models["image"]),
+                     "FARM_AUDIO__MODEL_PATH": str(tiny_models["audio"]),
+                     "FARM_LEASE_TTL_S": "5", "FARM_IDLE_UNLOAD_S": "60"})
+    return farm_env

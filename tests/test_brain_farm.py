@@ -112,15 +112,24 @@ def test_broken_model_file_intent_falls_back_and_llm_job_fails_clearly(
     assert "Traceback" not in failed["error"]
 
 
-def test_compound_request_plans_intent_then_midi_and_names_what_it_cannot_render() -> None:
-    plan = plan_render("make a sad ballad and a cover image, then an ambient bed", bars=16)
+def test_compound_request_plans_its_parts_and_names_what_this_farm_cannot_render(
+        tmp_path: Path) -> None:
+    from jobs.config import FarmSettings
+
+    text = "make a sad ballad and a cover image, then an ambient bed"
+    plan = plan_render(text, bars=16)
     assert [(n.name, n.kind, n.after) for n in plan.nodes] == [
-        ("intent", "intent", ()), ("midi", "midi", ("intent",))]
+        ("intent", "intent", ()), ("midi", "midi", ("intent",)), ("image", "image", ("intent",)),
+        ("audio", "audio", ("intent",))]
     assert plan.nodes[1].params == {"bars": 16}
+    bare = FarmSettings(home=tmp_path)  # no image or audio model configured
+    plan = plan_render(text, bars=16, settings=bare)
+    assert [n.kind for n in plan.nodes] == ["intent", "midi"]
     assert [s.split(":")[0] for s in plan.skipped] == ["image", "audio"]
+    assert "image.model_path is not set" in plan.skipped[0]
     assert plan_render("an ambient piece").skipped == []  # the genre is not a texture request
-    with pytest.raises(BadJobSpec, match="--images"):
-        plan_render("a sad ballad", images=True)
+    with pytest.raises(BadJobSpec, match="--images: image.model_path is not set"):
+        plan_render("a sad ballad", images=True, settings=bare)
 
 
 def test_offloaded_llm_jobs_hold_the_gpu_lease_and_keep_one_model_resident(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from workers.attempt import JobOutput, JobRun, json_bytes
 from workers.errors import JobInputError
+from workers.inputs import intent_input
 
 _pipeline: Any = None
 
@@ -27,8 +27,8 @@ def render_midi(run: JobRun) -> list[JobOutput]:
     from pipelines.midi import MidiRequest
 
     fields = dict(run.params)
-    if found := _intent_input(run):
-        artifact_id, planned = found
+    if found := intent_input(run):
+        artifact_id, planned = found[0], dict(found[1]["midi_params"])
         # The intent fills what the submitter left to defaults; named params still win.
         fields.update({k: v for k, v in planned.items() if k in fields and k not in run.given})
         run.sources.append((artifact_id, "intent"))
@@ -65,14 +65,3 @@ def _preview(run: JobRun, midi: bytes) -> tuple[JobOutput, dict[str, Any]] | Non
     except PreviewFailed as exc:
         raise JobInputError(f"preview failed: {exc}") from exc
     return JobOutput("preview.wav", wav, "audio/wav"), loudness_check(wav).as_dict()
-
-
-def _intent_input(run: JobRun) -> tuple[str, dict[str, Any]] | None:
-    """The `intent.json` of an input job (from `farm render`), if the job has one."""
-    for dep in run.ctx.catalog.dependencies(run.job.id):
-        for artifact in run.ctx.catalog.artifacts(dep.id):
-            if artifact.name == "intent.json":
-                doc = json.loads(run.ctx.store.read_bytes(artifact.sha256))
-                return artifact.id, dict(doc["midi_params"])
-    return None
-

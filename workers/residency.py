@@ -86,6 +86,11 @@ class Residency:
             self.model, self.model_name, self._unload_model = model, name, unload
         return model
 
+    def drop_model(self) -> None:
+        """Unload the resident model now (after it ran out of device memory, say)."""
+        with self.lock:
+            self._unload()
+
     def check(self) -> None:
         """Raise LeaseLost if the lease expired or passed on while the job ran."""
         if self.lost.is_set():

@@ -118,7 +118,10 @@ def _run_on_gpu(run: JobRun, handler: Handler, worker: str) -> str:
 def _take_gpu(run: JobRun, worker: str) -> None:
     ctx, job = run.ctx, run.job
     run.residency = residency_of(ctx, worker)
-    needed, device = run.kind.vram_mb(run.params, ctx.settings), ctx.settings.worker_device
+    measured = (ctx.catalog.measured_vram_mb(run.model)
+                if run.model and run.kind.measures_vram else None)
+    needed = run.kind.vram_needed(run.params, ctx.settings, measured)
+    device = ctx.settings.worker_device
     available = ctx.settings.devices[device].vram_mb
     if needed > available:
         raise JobInputError(f"needs {needed} MB of VRAM but {device} has {available} MB; "
