@@ -208,7 +208,11 @@ def wait(job_id: str, timeout: float, as_json: bool) -> None:
     """Wait until a job ends; exit 1 if it failed or was cancelled, 4 on timeout."""
     from jobs.queries import status_text, wait_for_job
 
-    doc = wait_for_job(settings(), job_id, timeout)
+    def show(line: str) -> None:  # for a person at a terminal, not for a script's pipe
+        click.echo(f"{job_id[:12]} {line}", err=True)
+
+    tell = show if not as_json and sys.stderr.isatty() else None
+    doc = wait_for_job(settings(), job_id, timeout, on_change=tell)
     emit(doc, as_json, status_text(doc))
     if doc["state"] != "SUCCEEDED":
         raise SystemExit(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,12 +44,18 @@ def job_status(settings: FarmSettings, job_id: str, explain: bool = True) -> dic
     return status_doc(settings, reader, job, reason)
 
 
-def wait_for_job(settings: FarmSettings, job_id: str, timeout_s: float,
-                 poll_s: float = 0.2) -> dict[str, Any]:
+def wait_for_job(settings: FarmSettings, job_id: str, timeout_s: float, poll_s: float = 0.2,
+                 on_change: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Wait for the job to end; `on_change` hears each new state, progress or reason."""
     reader = open_reader(settings)
     job = reader.get_job(job_id)
     deadline = time.monotonic() + timeout_s
+    said = ""
     while not job.state.is_terminal:
+        if on_change is not None and (now := _progress_line(job.state, job.progress,
+                                                            job.reason)) != said:
+            on_change(now)
+            said = now
         if time.monotonic() >= deadline:
             raise WaitTimedOut(f"job {job.id[:12]} still {job.state} after {timeout_s:g} s")
         time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
@@ -71,9 +78,18 @@ def list_docs(settings: FarmSettings, states: list[str], kinds: list[str],
     ]
 
 
+def _progress_line(state: Any, progress: float, reason: str | None) -> str:
+    if str(state) == "RUNNING":
+        return f"RUNNING {progress:.0%}" + (f" ({reason})" if reason else "")
+    return f"{state}" + (f": {reason}" if reason else "")
+
+
 def status_text(doc: dict[str, Any]) -> str:
     lines = [f"{doc['job_id']}  {doc['kind']}  {doc['state']}  attempts={doc['attempts']}"]
-    if doc.get("reason"):
+    if doc["state"] == "RUNNING" and (doc.get("progress") or doc.get("reason")):
+        lines.append(f"  progress: {doc.get('progress') or 0:.0%}"
+                     + (f" ({doc['reason']})" if doc.get("reason") else ""))
+    elif doc.get("reason"):
         lines.append(f"  why: {doc['reason']}")
     if doc.get("error"):
         lines.append(f"  error: {doc['error']}")

@@ -4,9 +4,9 @@ the pipelines' own check before any weights load. A leaf: stdlib and pydantic on
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # Scheduler names the farm takes, and how other Stable Diffusion tools write them.
 SCHEDULERS = {
@@ -27,6 +27,19 @@ def scheduler_key(name: str) -> str:
         raise ValueError(f"unknown scheduler {name[:40]!r}; choose one of "
                          f"{', '.join(SCHEDULERS)}")
     return key
+
+
+def request_problem(params: type[BaseModel], fields: dict[str, Any]) -> str | None:
+    """What is wrong with a pipeline's request by its kind's params, in one line, or None."""
+    try:
+        params.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+    if not str(fields.get("prompt", "")).strip():
+        return "prompt: give it a prompt"
+    return None
 
 
 class _Prompted(BaseModel):

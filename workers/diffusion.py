@@ -9,6 +9,7 @@ Step progress reaches the catalog; a cancel or a lost lease stops the steps.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from workers.attempt import JobOutput, JobRun, json_bytes
 from workers.errors import JobCancelled, JobInputError
 from workers.inputs import intent_input
 
+log = logging.getLogger(__name__)
 _PROGRESS_EVERY_S = 1.0
 _DEFAULT_SECONDS = 10.0
 
@@ -123,10 +125,20 @@ def _resident(run: JobRun, kind: str, make: Callable[[], Any],
                  f"{pipeline.device} (load {_loads} in this process)")
         return Resident(pipeline, model, sha256, seconds, _loads)
 
-    resident: Resident = run.residency.model_for(
-        run.model or model.name, load, lambda loaded: loaded.pipeline.unload())
+    resident: Resident = run.residency.model_for(run.model or model.name, load, _unload)
     run.sources.append((resident.sha256, "model"))
     return resident
+
+
+def _unload(resident: Resident) -> None:
+    """Drop the pipeline and say what the device still holds (checked on a GPU)."""
+    from pipelines.diffusion import memory_mb
+
+    device = resident.pipeline.device
+    resident.pipeline.unload()
+    left = memory_mb(device)
+    log.info("unloaded %s from %s%s", resident.model.name, device,
+             f": {left} MB of VRAM still allocated by torch" if left is not None else "")
 
 
 def _run(run: JobRun, resident: Resident, call: Callable[[Callable[[int, int], None]], Any],

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from pipelines.audio.wav import finish_texture
 from pipelines.diffusion import (
     RunOptions,
@@ -24,7 +22,7 @@ from pipelines.diffusion import (
     out_of_memory,
     release,
 )
-from pipelines.diffusion_params import AudioParams
+from pipelines.diffusion_params import AudioParams, request_problem
 from pipelines.errors import PipelineError
 from pipelines.model_folder import ModelFolder
 
@@ -48,16 +46,10 @@ class AudioRequest:
     seed: int = 0
 
     def check(self) -> None:
+        """The same bounds as the job's params, before a tensor is touched."""
         fields = {k: v for k, v in self.__dict__.items() if k != "seed"}
-        try:
-            AudioParams.model_validate(fields)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise BadAudioRequest(f"{where}: {first['msg'].removeprefix('Value error, ')}") \
-                from None
-        if not self.prompt.strip():
-            raise BadAudioRequest("prompt: give the texture a prompt")
+        if (problem := request_problem(AudioParams, fields)) is not None:
+            raise BadAudioRequest(problem)
 
     @property
     def generated_seconds(self) -> float:

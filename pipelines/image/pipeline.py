@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from pipelines.diffusion import (
     RunOptions,
     generator,
@@ -23,7 +21,7 @@ from pipelines.diffusion import (
     out_of_memory,
     release,
 )
-from pipelines.diffusion_params import SCHEDULERS, ImageParams
+from pipelines.diffusion_params import SCHEDULERS, ImageParams, request_problem
 from pipelines.errors import PipelineError
 from pipelines.image.png import parameters_text, png_with_parameters
 from pipelines.model_folder import ModelFolder
@@ -50,15 +48,8 @@ class ImageRequest:
     def check(self) -> None:
         """The same bounds as the job's params, before a tensor is touched."""
         fields = {k: v for k, v in self.__dict__.items() if k != "seed"}
-        try:
-            ImageParams.model_validate(fields)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise BadImageRequest(f"{where}: {first['msg'].removeprefix('Value error, ')}") \
-                from None
-        if not self.prompt.strip():
-            raise BadImageRequest("prompt: give the image a prompt")
+        if (problem := request_problem(ImageParams, fields)) is not None:
+            raise BadImageRequest(problem)
 
 
 @dataclass(frozen=True)
