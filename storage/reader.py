@@ -165,18 +165,40 @@ class CatalogReader:
         sql = f"SELECT {', '.join(names)} FROM {TABLES[row]} WHERE {where} {tail}"
         if not self.sqlite:
             sql = sql.replace("?", "%s")
-        with self._cursor() as cursor:
-            if cursor is None:
-                return []
-            try:
-                cursor.execute(sql, tuple(params))
-                found = cursor.fetchall()
-            except Exception as exc:  # sqlite3 and psycopg share no error base class
-                return self._failed(exc)
+        for attempt in range(2):
+            with self._cursor() as cursor:
+                if cursor is None:
+                    return []
+                try:
+                    cursor.execute(sql, tuple(params))
+                    found = cursor.fetchall()
+                    break
+                except Exception as exc:  # sqlite3 and psycopg share no error base class
+                    if attempt == 0 and _missing_column(first_line(exc)):
+                        upgrade = exc
+                    else:
+                        return self._failed(exc)
+            self._upgrade(upgrade)
         return [row(**{n: _value(n, v) for n, v in zip(names, values, strict=True)})
                 for values in found]
 
+    def _upgrade(self, cause: Exception) -> None:
+        """A catalog made by an older farm lacks a column added since: add it (what any
+        writing command would do first), then read again."""
+        from storage.engine import create_tables, make_engine
+
+        try:
+            engine = make_engine(self.url)
+            try:
+                create_tables(engine)
+            finally:
+                engine.dispose()
+        except Exception as exc:
+            raise CatalogUnavailable(f"the catalog was made by an older farm and cannot be "
+                                     f"brought up to date here: {first_line(exc)}") from cause
+
     def _failed(self, exc: Exception) -> list[Any]:
+        """What a failed read means to the command: nothing yet, damage, or no catalog."""
         text = first_line(exc)
         if "no such table" in text or ("relation" in text and "does not exist" in text):
             return []  # a catalog file that no farm process has set up yet
@@ -225,3 +247,7 @@ class CatalogReader:
         found = self._rows(ModelRow, "sha256 = ?", [sha256])
         return found[0] if found else None
 
+
+def _missing_column(text: str) -> bool:
+    """SQLite's "no such column: x" or PostgreSQL's "column x does not exist"."""
+    return "no such column" in text or ("column" in text and "does not exist" in text)

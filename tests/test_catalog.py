@@ -175,3 +175,25 @@ def test_commit_with_a_stale_fencing_token_is_refused(catalog: Catalog) -> None:
     assert not catalog.commit_result(job.id, attempt, [artifact(job.id, attempt)], [], ("gpu0", 7))
     assert catalog.get_job(job.id).state == JobState.RUNNING
     assert catalog.commit_result(job.id, attempt, [artifact(job.id, attempt)], [], ("gpu0", 8))
+
+
+def test_a_catalog_made_before_a_column_was_added_gains_it_for_writers_and_readers(
+        catalog_url: str) -> None:
+    from sqlalchemy import text
+
+    old = Catalog(catalog_url)
+    old.record_model("sd15", "/models/sd15", "a" * 64, None, 1.5)
+    with old.engine.begin() as conn:  # as a farm from before `models.kind` left it
+        conn.execute(text("ALTER TABLE models DROP COLUMN kind"))
+    old.engine.dispose()
+    reader = CatalogReader(catalog_url)
+    found = reader.model("a" * 64)  # a reader first: it brings the catalog up to date
+    assert found is not None and found.name == "sd15" and found.kind is None
+    again = Catalog(catalog_url)
+    again.record_model("sd15", "/models/sd15", "a" * 64, 2300, 1.2, kind="image")
+    row = again.model("a" * 64)
+    assert row is not None and (row.kind, row.vram_mb, row.load_s) == ("image", 2300, 1.2)
+    again.record_model("sd15", "/models/sd15", "a" * 64, None, None)  # a hand registration
+    row = again.model("a" * 64)
+    assert row is not None and (row.kind, row.vram_mb, row.load_s) == ("image", 2300, 1.2)
+    assert again.measured_vram_mb("sd15") == 2300
