@@ -6,7 +6,7 @@ device memory means. torch and diffusers are imported inside the functions only.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import PipelineError
@@ -34,7 +34,7 @@ class RunOptions:
     vae_tiling: bool = False
     cpu_offload: bool = False  # accelerate's model CPU offload, on a GPU only
     threads: int | None = None  # torch's CPU threads (pinned: their count changes low bits)
-    extra: dict[str, Any] = field(default_factory=dict)
+    section: str = "image"  # the farm.yaml section these came from, for the hints
 
 
 def pick_device(wanted: str) -> str:
@@ -87,7 +87,15 @@ def load_pipeline(pipeline_class: Any, model: ModelFolder, options: RunOptions,
     for part in pipe.components.values():
         if isinstance(part, torch.nn.Module):
             part.eval()
-    _place(pipe, device, options)
+    try:
+        _place(pipe, device, options)
+    except Exception as exc:
+        forget_frames(exc)  # they hold the half-placed pipeline
+        del pipe
+        release(None)
+        if is_out_of_memory(exc):
+            raise out_of_memory(model.name, device, options.section, "loading it") from None
+        raise
     pipe.set_progress_bar_config(disable=True)
     return pipe, device
 
@@ -133,6 +141,14 @@ def out_of_memory(model: str, device: str, section: str, what: str) -> DeviceOut
         f"{model} ran out of memory on {device} ({what}); in farm.yaml try "
         f"{section}.attention_slicing: true, {section}.vae_tiling: true or "
         f"{section}.cpu_offload: true, or ask for less")
+
+
+def forget_frames(exc: BaseException | None) -> None:
+    """Drop the frames an exception and its causes keep: they hold the tensors of the call
+    that failed, and the device memory stays taken for as long as they live."""
+    while exc is not None:
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
 
 
 def release(pipe: Any) -> None:

@@ -109,7 +109,7 @@ def _resident(run: JobRun, kind: str, make: Callable[[], Any],
 
     def load() -> Resident:
         global _loads
-        from pipelines.diffusion import ModelLoadFailed, reset_peak_memory
+        from pipelines.diffusion import DeviceOutOfMemory, ModelLoadFailed, reset_peak_memory
 
         started = time.perf_counter()
         sha256 = weights_sha256(model.path, model.weights, run.ctx.settings.weights_hash_cache)
@@ -117,7 +117,7 @@ def _resident(run: JobRun, kind: str, make: Callable[[], Any],
         reset_peak_memory(getattr(run.ctx.settings, kind).device)
         try:
             load_into(pipeline, model, sha256)
-        except ModelLoadFailed as exc:
+        except (ModelLoadFailed, DeviceOutOfMemory) as exc:
             raise JobInputError(str(exc)) from exc
         _loads += 1
         seconds = time.perf_counter() - started
@@ -145,16 +145,18 @@ def _run(run: JobRun, resident: Resident, call: Callable[[Callable[[int, int], N
          bad_request: type[Exception]) -> Any:
     """One request on the resident pipeline, with its steps reported; the first after a load
     records the model's cost in the registry."""
-    from pipelines.diffusion import DeviceOutOfMemory, peak_memory_mb
+    from pipelines.diffusion import DeviceOutOfMemory, forget_frames, peak_memory_mb
 
     try:
         result = call(_progress(run))
     except bad_request as exc:
         raise JobInputError(str(exc)) from exc
     except DeviceOutOfMemory as exc:
+        message = str(exc)
+        forget_frames(exc)  # so that unloading gives the memory back now
         assert run.residency is not None
-        run.residency.drop_model()  # what it held goes back before the next job
-        raise JobInputError(str(exc)) from exc
+        run.residency.drop_model()
+        raise JobInputError(message) from None
     if not resident.recorded:
         peak = peak_memory_mb(result.device)
         model = resident.model
@@ -235,7 +237,7 @@ def _options(run: JobRun, conf: DiffusionConfig) -> Any:
     return RunOptions(device=conf.device, dtype=conf.dtype,
                       attention_slicing=conf.attention_slicing, vae_slicing=conf.vae_slicing,
                       vae_tiling=conf.vae_tiling, cpu_offload=conf.cpu_offload,
-                      threads=run.ctx.settings.threads)
+                      threads=run.ctx.settings.threads, section=run.kind.name)
 
 
 def _checked(check: Callable[[], None], bad_request: type[Exception]) -> None:
