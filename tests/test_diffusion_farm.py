@@ -228,3 +228,25 @@ def _children(pid: int) -> list[int]:
 
 if not os.path.exists("/proc/self/maps"):  # pragma: no cover - Linux only
     pytestmark = pytest.mark.skip("reads /proc")
+
+
+def test_models_add_registers_a_folder_by_its_kind_and_hash_and_refuses_what_is_none(
+        farm_env, tiny_models, tmp_path: Path) -> None:
+    from storage.weights import weights_sha256
+
+    row = farm_json(farm_env, "models", "add", str(tiny_models["audioldm"]))
+    folder = tiny_models["audioldm"].resolve()
+    weights = tuple(sorted(folder.rglob("*.safetensors")))
+    assert (row["name"], row["kind"]) == ("audioldm-tiny", "audio")
+    assert row["sha256"] == weights_sha256(folder, weights)
+    assert row["vram_mb"] is None and row["load_s"] is None  # registered, never loaded
+    cache = json.loads((Path(farm_env["FARM_HOME"]) / "models" / "hashes.json").read_text())
+    assert len(cache) == len(weights)  # each file hashed once, remembered by path, size, mtime
+    assert [m["name"] for m in farm_json(farm_env, "models", "ls")] == ["audioldm-tiny"]
+    for bad, says in ((tmp_path, "no model_index.json"), (tmp_path / "x.ckpt", "does not exist")):
+        result = farm(farm_env, "models", "add", str(bad))
+        assert result.returncode == 2 and says in result.stderr, result
+        assert len(result.stderr.strip().splitlines()) == 1
+    (tmp_path / "sd-tiny").mkdir()
+    result = farm(farm_env, "models", "tiny", str(tmp_path))
+    assert result.returncode == 2 and "exists already" in result.stderr
