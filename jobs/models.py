@@ -19,7 +19,10 @@ def add_model(settings: FarmSettings, path: Path) -> dict[str, Any]:
     """Register a diffusers folder or .safetensors file: which kind loads it, and its hash."""
     kind, model = _recognise(path, settings)
     ensure_home(settings)
-    sha256 = weights_sha256(model.path, model.weights, settings.weights_hash_cache)
+    try:
+        sha256 = weights_sha256(model.path, model.weights, settings.weights_hash_cache)
+    except OSError as exc:
+        raise BadJobSpec(f"cannot read the weights of {model.name}: {exc.strerror or exc}") from None
     catalog = open_catalog(settings)
     catalog.record_model(model.name, str(model.path), sha256, None, None, kind)
     found = catalog.model(sha256)

@@ -92,7 +92,7 @@ def load_pipeline(pipeline_class: Any, model: ModelFolder, options: RunOptions,
     except Exception as exc:
         forget_frames(exc)  # they hold the half-placed pipeline
         del pipe
-        release(None)
+        release()
         if is_out_of_memory(exc):
             raise out_of_memory(model.name, device, options.section, "loading it") from None
         raise
@@ -151,9 +151,8 @@ def forget_frames(exc: BaseException | None) -> None:
         exc = exc.__cause__ or exc.__context__
 
 
-def release(pipe: Any) -> None:
-    """Drop a pipeline and give its device memory back."""
-    del pipe
+def release() -> None:
+    """Give back the device memory of pipelines no longer referenced (drop them first)."""
     gc.collect()
     try:
         import torch

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Scheduler names the farm takes, and how other Stable Diffusion tools write them.
 SCHEDULERS = {
@@ -81,3 +81,10 @@ class AudioParams(_Prompted):
     loop: bool = True  # crossfade the tail into the head so the bed repeats without a click
     crossfade_s: float = Field(1.0, ge=0.01, le=10.0)
     bit_depth: Literal[16, 24] = 24
+
+    @model_validator(mode="after")
+    def _crossfade_fits(self) -> AudioParams:
+        if self.loop and self.crossfade_s >= self.seconds:
+            raise ValueError(f"crossfade_s ({self.crossfade_s:g}) must be shorter than seconds "
+                             f"({self.seconds:g}) for a loop")
+        return self

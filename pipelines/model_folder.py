@@ -99,7 +99,7 @@ def _weights(folder: Path, setting: str) -> tuple[Path, ...]:
     index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     for component, value in sorted(index.items()):
         if component.startswith("_") or component in _NOT_WEIGHTS or not isinstance(value, list) \
-                or value[0] is None or not (folder / component / "config.json").is_file():
+                or not value or value[0] is None or not (folder / component / "config.json").is_file():
             continue
         files = sorted((folder / component).glob("*.safetensors"))
         if not files:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -25,7 +26,10 @@ def file_sha256(path: Path, cache_file: Path | None = None) -> str:
     if cache_file is not None:
         fresh = {k: v for k, v in _read(cache_file).items() if not k.startswith(f"{path}\0")}
         fresh[key] = digest
-        _write(cache_file, fresh)
+        try:
+            _write(cache_file, fresh)
+        except OSError:
+            pass  # the cache only saves time: a full or read-only home must not fail a job
     return digest
 
 
@@ -33,8 +37,8 @@ def weights_sha256(root: Path, files: tuple[Path, ...], cache_file: Path | None 
     """`root` a single file: its own hash; a folder: one hash over its weight files."""
     if root.is_file():
         return file_sha256(root, cache_file)
-    lines = [f"{f.resolve().relative_to(root.resolve())}:{file_sha256(f, cache_file)}\n"
-             for f in sorted(files)]
+    # Named as they sit in the folder: a weight may link elsewhere (a Hugging Face cache).
+    lines = [f"{os.path.relpath(f, root)}:{file_sha256(f, cache_file)}\n" for f in sorted(files)]
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
@@ -51,6 +55,11 @@ def _read(cache_file: Path | None) -> dict[str, str]:
 def _write(cache_file: Path, cache: dict[str, str]) -> None:
     """Written whole to a private temporary file and renamed: a reader sees old or new."""
     cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(cache, sort_keys=True, indent=0))
-    os.replace(tmp, cache_file)
+    handle, tmp = tempfile.mkstemp(prefix=f".{cache_file.name}.", dir=cache_file.parent)
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(json.dumps(cache, sort_keys=True, indent=0))
+        os.replace(tmp, cache_file)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -221,3 +221,5 @@ def test_scheduler_names_as_other_tools_write_them_are_taken() -> None:
     with pytest.raises(ValueError, match=r"seconds"):
         AudioParams.model_validate({"seconds": 600})
     assert json.loads(AudioParams().model_dump_json())["bit_depth"] == 24
+    with pytest.raises(ValueError, match=r"crossfade_s \(10\) must be shorter than seconds"):
+        AudioParams.model_validate({"seconds": 0.5, "crossfade_s": 10})

@@ -109,13 +109,19 @@ def _resident(run: JobRun, kind: str, make: Callable[[], Any],
 
     def load() -> Resident:
         global _loads
-        from pipelines.diffusion import DeviceOutOfMemory, ModelLoadFailed, reset_peak_memory
+        from pipelines.diffusion import (
+            DeviceOutOfMemory,
+            ModelLoadFailed,
+            pick_device,
+            reset_peak_memory,
+        )
 
         started = time.perf_counter()
         sha256 = weights_sha256(model.path, model.weights, run.ctx.settings.weights_hash_cache)
         pipeline = make()
-        reset_peak_memory(getattr(run.ctx.settings, kind).device)
         try:
+            # The peak from here on is this model's: load and its first job.
+            reset_peak_memory(pick_device(getattr(run.ctx.settings, kind).device))
             load_into(pipeline, model, sha256)
         except (ModelLoadFailed, DeviceOutOfMemory) as exc:
             raise JobInputError(str(exc)) from exc

@@ -141,6 +141,7 @@ class AudioPipeline:
         return audio.float().cpu().numpy()
 
     def unload(self) -> None:
-        pipe, self.pipe, self.model = self.pipe, None, None
-        if pipe is not None:
-            release(pipe)
+        had = self.pipe is not None
+        self.pipe, self.model = None, None  # the last reference: gone before the cache is emptied
+        if had:
+            release()

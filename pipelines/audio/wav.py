@@ -109,7 +109,7 @@ def finish_texture(samples: np.ndarray, rate: int, seconds: float, loop: bool, c
     fade = 0
     want = max(1, int(round(seconds * rate)))
     if loop:  # a model may make a little less than asked: the crossfade gives way, not the length
-        fade = min(int(round(crossfade_s * rate)), samples.shape[1] - want, samples.shape[1] // 3)
+        fade = min(int(round(crossfade_s * rate)), samples.shape[1] - want, want - 1)
         samples = make_loop(samples[:, : want + fade], fade) if fade > 0 else samples[:, :want]
     else:
         samples = samples[:, :want]

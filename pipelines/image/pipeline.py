@@ -137,9 +137,10 @@ class ImagePipeline:
         return RenderedImage(png_with_parameters(image, parameters_text(params)), seed, params)
 
     def unload(self) -> None:
-        pipe, self.pipe, self.model = self.pipe, None, None
-        if pipe is not None:
-            release(pipe)
+        had = self.pipe is not None
+        self.pipe, self.model = None, None  # the last reference: gone before the cache is emptied
+        if had:
+            release()
 
 
 def _scheduler(name: str, config: Any) -> Any:
