@@ -44,7 +44,7 @@ def render_image(run: JobRun) -> list[JobOutput]:
     from pipelines.image import BadImageRequest, ImagePipeline, ImageRequest
 
     params, conf = run.params, run.ctx.settings.image
-    prompt, source = _prompt(run, "image_prompt")
+    prompt, source = _prompt(run, "image_prompt", intent_input(run))
     request = ImageRequest(prompt=prompt, negative_prompt=params["negative_prompt"],
                            steps=params["steps"], guidance=params["guidance"],
                            width=params["width"], height=params["height"],
@@ -72,13 +72,14 @@ def render_audio(run: JobRun) -> list[JobOutput]:
     from pipelines.audio import AudioPipeline, AudioRequest, BadAudioRequest
 
     params, conf = run.params, run.ctx.settings.audio
-    prompt, source = _prompt(run, "audio_texture_prompt")
+    intent = intent_input(run)  # read once: the prompt and the bar length both come from it
+    prompt, source = _prompt(run, "audio_texture_prompt", intent)
 
     def load(pipeline: Any, model: ModelFolder, sha256: str) -> None:
         pipeline.load(model, _options(run, conf))
 
     resident = _resident(run, "audio", AudioPipeline, load)
-    seconds = _texture_seconds(run, resident.pipeline.max_seconds)
+    seconds = _texture_seconds(run, resident.pipeline.max_seconds, intent)
     request = AudioRequest(prompt=prompt, negative_prompt=params["negative_prompt"],
                            seconds=seconds, steps=params["steps"], guidance=params["guidance"],
                            loop=params["loop"], crossfade_s=params["crossfade_s"],
@@ -194,11 +195,12 @@ def _progress(run: JobRun) -> Callable[[int, int], None]:
 
 # what a job asks ----------------------------------------------------------------------------
 
-def _prompt(run: JobRun, intent_field: str) -> tuple[str, str]:
+def _prompt(run: JobRun, intent_field: str, found: tuple[str, dict[str, Any]] | None
+            ) -> tuple[str, str]:
     """The job's own prompt, else the one its intent input wrote for it; and which it was."""
     if run.params["prompt"].strip():
         return run.params["prompt"], "params"
-    if found := intent_input(run):
+    if found:
         artifact_id, doc = found
         run.sources.append((artifact_id, "intent"))
         prompt = str(doc.get("intent", {}).get(intent_field, "")).strip()
@@ -208,14 +210,15 @@ def _prompt(run: JobRun, intent_field: str) -> tuple[str, str]:
                         f"{intent_field}")
 
 
-def _texture_seconds(run: JobRun, model_max: float) -> float:
+def _texture_seconds(run: JobRun, model_max: float,
+                     intent: tuple[str, dict[str, Any]] | None) -> float:
     """The job's own length; else whole bars of its intent's tempo near ten seconds, within
     what the model makes in one go (less the loop's crossfade)."""
     params = run.params
     if "seconds" in run.given:
         return float(params["seconds"])
     room = model_max - (params["crossfade_s"] if params["loop"] else 0.0)
-    bar_s = _bar_seconds(run)
+    bar_s = _bar_seconds(intent)
     if bar_s is not None and bar_s <= room:
         bars = max(1, min(round(_DEFAULT_SECONDS / bar_s), int(room // bar_s)))
         seconds = round(bars * bar_s, 4)
@@ -226,9 +229,8 @@ def _texture_seconds(run: JobRun, model_max: float) -> float:
     return seconds
 
 
-def _bar_seconds(run: JobRun) -> float | None:
+def _bar_seconds(found: tuple[str, dict[str, Any]] | None) -> float | None:
     """One bar of the intent's tempo and metre, in seconds (None without an intent)."""
-    found = intent_input(run)
     music = found[1].get("midi_params", {}) if found else {}
     beats, _, unit = str(music.get("time_signature", "4/4")).partition("/")
     tempo = float(music.get("tempo_bpm", 0) or 0)
