@@ -6,8 +6,9 @@ BIN    := $(VENV)/bin
 .PHONY: demo test lint clean system-packages
 
 # Debian packages the tests need: fluidsynth and a General MIDI soundfont for the WAV preview,
-# and PostgreSQL's server binaries (the tests start a throwaway cluster when none answers).
-APT_PACKAGES := fluidsynth fluid-soundfont-gm postgresql
+# PostgreSQL's server binaries (the tests start a throwaway cluster when none answers), and
+# chromium, which the browser tests drive headless (no browser is ever downloaded).
+APT_PACKAGES := fluidsynth fluid-soundfont-gm postgresql chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +27,7 @@ demo: $(VENV)/.core
 
 system-packages:
 	@if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
-	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $(APT_PACKAGES); \
 	elif command -v sudo >/dev/null; then sudo apt-get update -q && sudo apt-get install -y -q $(APT_PACKAGES); \
 	else echo "make: cannot install $(APT_PACKAGES) without root; the preview and PostgreSQL tests may be skipped"; fi

@@ -21,6 +21,13 @@ def task_name(kind: str) -> str:
     return f"farm.{kind}"
 
 
+def task_args(job_id: str, kind: str) -> str:
+    """A task's arguments as Celery's events and Flower show them: the job and its kind (the
+    message itself carries the job id alone; params stay in the catalog, so no prompt, path or
+    secret is shown)."""
+    return f"job {job_id} ({kind})"
+
+
 def kombu_priority(priority: int) -> int:
     """The farm's priority (9 = most urgent) in the Redis transport's order (0 = first)."""
     return PRIORITY_LEVELS - 1 - priority

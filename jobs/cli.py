@@ -88,6 +88,64 @@ def up(tags: str | None) -> None:
 
 
 @cli.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--project", help="Project of FOLDER's jobs (default: as configured, else default).")
+@json_option
+def watch(folder: Path | None, project: str | None, as_json: bool) -> None:
+    """Watch folders (config: watch; default FARM_HOME/inbox): dropped job files and intents
+    become jobs; each ends in done/ beside its result, or in failed/ saying why."""
+    import threading
+
+    from jobs.config import WatchFolder
+    from jobs.processes import stop_on_signals
+    from jobs.watch import Watcher
+
+    conf = settings(serving=True)
+    folders = conf.watch_folders
+    if folder is not None:
+        known = [f for f in folders if f.dir.expanduser().resolve() == folder.resolve()]
+        folders = [known[0] if known else WatchFolder(dir=folder)]
+    if project is not None:
+        if len(folders) != 1:
+            raise BadJobSpec("--project names the project of one folder: give FOLDER too")
+        folders = [_validated(WatchFolder, {**folders[0].model_dump(), "project": project},
+                              "--project")]
+    stop = threading.Event()
+    stop_on_signals(stop)
+    say = (lambda line: click.echo(json.dumps({"message": line}))) if as_json else click.echo
+    Watcher(conf, folders, say).run(stop)
+
+
+def _validated(model: Any, values: dict[str, Any], what: str) -> Any:
+    """A settings section with a flag's value in it, checked as the config file's would be."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise BadJobSpec(f"{what}: {exc.errors()[0]['msg']}") from None
+
+
+@cli.command()
+@click.option("--address", help="Address to listen on (config flower.address; 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (config flower.port; 5555).")
+def flower(address: str | None, port: int | None) -> None:
+    """Flower, the dashboard, on this farm's broker (basic auth from flower.auth; required
+    off loopback). Flower forgets on restart: the catalog (farm ls) is the history."""
+    from jobs.flower import run_flower
+
+    conf = settings(serving=True)
+    changed = {k: v for k, v in {"address": address, "port": port}.items() if v is not None}
+    if changed:
+        from jobs.config import FlowerConfig
+
+        merged = {**conf.flower.model_dump(), **changed, "auth": conf.flower.auth}
+        conf = conf.model_copy(update={"flower": _validated(FlowerConfig, merged,
+                                                            "--address/--port")})
+    raise SystemExit(run_flower(conf, click.echo))
+
+
+@cli.command()
 @click.option("--tags", default="midi", show_default=True,
               help="Comma-separated queue tags to consume.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,

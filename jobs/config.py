@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
+                      field_validator)
 
 from jobs.errors import ConfigError, shown
 from storage.urls import check_catalog_url
@@ -37,6 +38,8 @@ REDIS_QUERY_OPTIONS = frozenset({
     "retry_on_timeout", "ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile",
 })
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+PROJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class _Section(BaseModel):
@@ -79,6 +82,49 @@ class DiffusionConfig(_Section):
     safety_checker: bool = False  # image: load the folder's safety checker, if it has one
 
 
+class WatchFolder(_Section):
+    """A watched folder: job files and intents dropped at its top level become jobs of its
+    project; `processing/`, `done/` and `failed/` inside it say where each drop is."""
+
+    dir: Path
+    project: str = Field("default", pattern=PROJECT_PATTERN)  # unless a job file names one
+    priority: int = Field(5, ge=0, le=9)  # unless a job file names one
+    kinds: list[str] | None = None  # the kinds a job file may ask for; None: every kind
+    images: bool = False  # an intent dropped here is also given cover art
+    audio_texture: bool = False  # ... and an audio texture
+    bars: int | None = Field(None, ge=1, le=512)  # an intent's length, unless its words say
+    max_file_bytes: int | None = Field(None, ge=16)  # None: max_job_file_bytes
+
+
+class FlowerConfig(_Section):
+    """Flower, the dashboard, on the farm's broker."""
+
+    address: str = "127.0.0.1"
+    port: int = Field(5555, ge=1, le=65535)
+    auth: SecretStr | None = None  # "user:password" (basic auth); required off loopback
+    max_tasks: int = Field(10000, ge=100)  # what Flower keeps in memory; the catalog keeps all
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, auth: SecretStr | None) -> SecretStr | None:
+        if auth is not None:
+            user, sep, password = auth.get_secret_value().partition(":")
+            if not (user and sep and password):
+                raise ValueError("give flower.auth as user:password")
+        return auth
+
+    @property
+    def on_loopback(self) -> bool:
+        return self.address in LOOPBACK_HOSTS
+
+
+class UpConfig(_Section):
+    """What `farm up` starts beside Redis, the workers and the reconciler."""
+
+    watch: bool = True  # the watcher, for every folder in `watch` (default: FARM_HOME/inbox)
+    flower: bool = True
+
+
 class FarmSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -106,6 +152,12 @@ class FarmSettings(BaseModel):
     db_busy_timeout_s: float = Field(30.0, gt=0)
     db_retry_s: float = Field(300.0, ge=0)
     max_job_file_bytes: int = Field(1 << 20, ge=1024)  # job files are refused above this
+    watch: list[WatchFolder] = Field(default_factory=list)
+    # A drop is taken once nobody writes it and its size and mtime held this long.
+    watch_settle_s: float = Field(0.5, ge=0, le=600)
+    watch_rescan_s: float = Field(2.0, gt=0, le=3600)  # a full look besides the file events
+    flower: FlowerConfig = Field(default_factory=lambda: FlowerConfig())
+    up: UpConfig = Field(default_factory=lambda: UpConfig())
     _config_file: Path | None = PrivateAttr(None)  # the farm.yaml these settings were read from
 
     @field_validator("redis_url")
@@ -138,6 +190,11 @@ class FarmSettings(BaseModel):
     @property
     def store_dir(self) -> Path:
         return self.home_dir / "store"
+
+    @property
+    def watch_folders(self) -> list[WatchFolder]:
+        """The configured watched folders, else the farm's own inbox."""
+        return self.watch or [WatchFolder(dir=self.home_dir / "inbox")]
 
     @property
     def outputs_dir(self) -> Path:
@@ -226,7 +283,7 @@ def _yaml_values(path: Path, explicit: bool) -> dict[str, Any]:
 
 # Settings given whole in one variable as JSON (FARM_DEVICES='{"gpu0": {"vram_mb": 8000}}');
 # every other one is text, which pydantic converts.
-_STRUCTURED = {"devices", "worker_tags", "llm", "midi", "image", "audio"}
+_STRUCTURED = {"devices", "worker_tags", "llm", "midi", "image", "audio", "watch", "flower", "up"}
 
 
 def _env_values(environ: dict[str, str]) -> dict[str, Any]:

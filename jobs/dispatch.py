@@ -70,13 +70,14 @@ def resend(settings: FarmSettings, catalog: Catalog, job: JobRecord, why: str) -
 
 def send_job(settings: FarmSettings, job: JobRecord) -> str:
     """Publish the job's message; the catalog row already exists, so a lost send is recoverable."""
-    from jobs.app import app_for, kombu_priority, task_name
+    from jobs.app import app_for, kombu_priority, task_args, task_name
 
     task_id = f"{job.id}.{secrets.token_hex(4)}"
     try:
         app_for(settings).send_task(
             task_name(job.kind), args=[job.id], task_id=task_id, queue=job.tag,
             priority=kombu_priority(job.priority), retry=True, retry_policy=SEND_RETRY,
+            argsrepr=task_args(job.id, job.kind), kwargsrepr="{}",
         )
     except Exception as exc:  # kombu raises many connection error types
         raise BrokerUnreachable(

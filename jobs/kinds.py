@@ -32,7 +32,8 @@ class ProbeParams(_Params):
     """A diagnostic heavy job: declares a model and VRAM, "loads" and "runs" for set times."""
 
     tag: str = "image"
-    model: str = Field("probe-model", min_length=1, max_length=128)
+    # A name (the lease and the registry key on it), never a path: nothing is loaded.
+    model: str = Field("probe-model", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
     # 0: the probe needs no GPU and skips the lease (measures the farm's own dispatch cost).
     vram_mb: int = Field(1024, ge=0, le=1_000_000)
     load_s: float = Field(0.0, ge=0, le=3600)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from types import FrameType
 
 import redis
 
@@ -70,3 +71,15 @@ def stop_processes(processes: list[subprocess.Popen[bytes]], timeout_s: float = 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C and SIGTERM set `stop` (in the main thread; elsewhere the caller stops it)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+

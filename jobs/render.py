@@ -80,17 +80,22 @@ def _cannot_make(kind: str, settings: FarmSettings | None) -> str | None:
 
 
 def submit_render(settings: FarmSettings, plan: RenderPlan, seed: int | None, priority: int,
-                  project: str) -> dict[str, Any]:
-    """Submit the graph in dependency order, every job with the same seed."""
+                  project: str, key: str | None = None) -> dict[str, Any]:
+    """Submit the graph in dependency order, every job with the same seed. With `key`, each
+    job gets the idempotency key `key:<node>`: submitting the same graph again (a watched
+    folder taking a drop up after a crash) finds its jobs instead of making new ones."""
     ids: dict[str, str] = {}
+    created = False
     for node in plan.nodes:
         spec = parse_spec({"kind": node.kind, "params": node.params, "seed": seed,
                            "priority": priority, "project": project,
-                           "depends_on": [ids[n] for n in node.after]}, f"render {node.name}")
-        job, _ = submit_job(settings, spec)
-        ids[node.name] = job.id
+                           "depends_on": [ids[n] for n in node.after],
+                           "idempotency_key": f"{key}:{node.name}" if key else None},
+                          f"render {node.name}")
+        job, new = submit_job(settings, spec)
+        ids[node.name], created = job.id, created or new
         seed = job.seed  # the first job draws one when none was given; the rest share it
-    return {"jobs": ids, "seed": seed, "skipped": plan.skipped}
+    return {"jobs": ids, "seed": seed, "skipped": plan.skipped, "created": created}
 
 
 def wait_render(settings: FarmSettings, ids: dict[str, str], timeout_s: float

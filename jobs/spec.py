@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from jobs.config import PROJECT_PATTERN
 from jobs.errors import BadJobSpec, shown
 from jobs.kinds import kind_info
 from jobs.safe_yaml import YamlRefused, load_yaml
@@ -26,7 +27,7 @@ class JobSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     priority: int = Field(5, ge=0, le=9)
-    project: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    project: str = Field("default", pattern=PROJECT_PATTERN)
     depends_on: list[str] = Field(default_factory=list)
     idempotency_key: str | None = Field(None, min_length=1, max_length=128)
     # The params the submitter named; the rest are defaults an input (an intent) may fill.
@@ -103,13 +104,17 @@ def read_spec_file(path: Path, max_bytes: int = 1 << 20) -> tuple[JobSpec, str]:
     if len(raw) > max_bytes:
         raise BadJobSpec(f"{where}: a job file may be at most {max_bytes} bytes "
                          "(max_job_file_bytes in farm.yaml)")
+    return parse_spec(decode_spec(raw, path.suffix, where), str(path)), hashlib.sha256(raw).hexdigest()
+
+
+def decode_spec(raw: bytes, suffix: str, where: str) -> Any:
+    """The data of a job file's bytes, by its suffix (.json, .toml, .yaml or .yml)."""
     try:
-        data = _decode(raw, path.suffix.lower())
+        return _decode(raw, suffix.lower())
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadJobSpec(f"{where}: not valid {path.suffix[1:].upper()}: "
+        raise BadJobSpec(f"{where}: not valid {suffix[1:].upper()}: "
                          f"{shown(reason, 200)[1:-1]}") from None
-    return parse_spec(data, str(path)), hashlib.sha256(raw).hexdigest()
 
 
 def _decode(raw: bytes, suffix: str) -> Any:

@@ -9,18 +9,16 @@ backs off, and says so again when they are back.
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from subprocess import Popen
-from types import FrameType
 
 from jobs.broker import EmbeddedRedis, check_redis
 from jobs.config import FarmSettings
 from jobs.errors import BadJobSpec, FarmError
 from jobs.home import CLI_DB_RETRY_S, ensure_home, open_catalog
 from jobs.kinds import TAGS
-from jobs.processes import start_worker, stop_processes, wait_for_workers
+from jobs.processes import start_worker, stop_on_signals, stop_processes, wait_for_workers
 from jobs.reconcile import reconcile_once
 from storage.errors import StorageError
 
@@ -51,7 +49,7 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
         raise BadJobSpec(f"tags {unknown or tags}: known tags are {', '.join(TAGS)}")
     ensure_home(settings)
     stop = stop or threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     embedded = EmbeddedRedis(settings, persistent=True) if settings.redis_url is None else None
     workers: dict[str, Popen[bytes]] = {}
     try:
@@ -106,13 +104,3 @@ def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
                 trouble.cleared()
                 pause = every
         stop.wait(pause)
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
-

@@ -215,6 +215,14 @@ class CatalogReader:
                            f"ORDER BY id LIMIT {SHOWN_CANDIDATES + 1}")
         return one_match(prefix, found)
 
+    def jobs_by_ids(self, job_ids: list[str]) -> list[JobRow]:
+        """The jobs with exactly these ids, those that exist."""
+        found: list[JobRow] = []
+        for start in range(0, len(job_ids), 500):
+            chunk = job_ids[start:start + 500]
+            found += self._rows(JobRow, f"id IN ({', '.join('?' * len(chunk))})", chunk)
+        return found
+
     def list_jobs(self, states: Iterable[JobState] = (), kinds: Iterable[str] = (),
                   limit: int = 50) -> list[JobRow]:
         names, kinds = [str(s) for s in states], list(kinds)

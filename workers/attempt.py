@@ -12,6 +12,7 @@ from storage.models import JobRecord
 from workers.context import ProcessContext
 from workers.gpu import Lease
 from workers.residency import Residency
+from workers.task_events import TaskEvents
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,27 @@ class JobRun:
     given: list[str] = field(default_factory=list)  # params the submitter named
     # (parent id, relation) of what the outputs came from beyond the job: input artifacts, models
     sources: list[tuple[str, str]] = field(default_factory=list)
+    events: TaskEvents | None = None  # what Flower hears of this delivery
+
+    def waiting(self, reason: str) -> None:
+        """It waits for the GPU: the catalog and Flower say why."""
+        self.ctx.catalog.set_progress(self.job.id, 0.0, reason=f"waiting for GPU: {reason}")
+        if self.events is not None:
+            self.events.tell("WAITING_GPU", f"waiting for GPU: {reason}")
+
+    def running(self, note: str, fraction: float | None = None) -> None:
+        """It runs: Flower hears how (the device, the step); with `fraction`, the catalog
+        keeps the progress too."""
+        if fraction is not None:
+            self.ctx.catalog.set_progress(self.job.id, fraction, reason=note)
+        if self.events is not None:
+            line = note if fraction is None else f"{fraction:.0%} ({note})"
+            self.events.tell("RUNNING", line)
+
+    def ended_badly(self, why: str) -> None:
+        """It ended FAILED or CANCELLED: its Celery task fails too, so Flower says so."""
+        if self.events is not None:
+            self.events.failure = why
 
     def note(self, message: str) -> None:
         """A line in the job's history: what was loaded, which fallback was taken."""

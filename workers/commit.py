@@ -34,6 +34,7 @@ def store_and_commit(run: JobRun, outputs: list[JobOutput]) -> str:
 def outcome_of(run: JobRun, exc: Exception) -> str:
     job = run.job
     if isinstance(exc, JobCancelled):
+        run.ended_badly("cancelled")
         return f"{job.id[:12]} cancelled while running; nothing committed"
     if isinstance(exc, LeaseLost):
         return requeue(run, str(exc))
@@ -90,6 +91,7 @@ def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
 
 
 def fail(run: JobRun, error: str) -> str:
+    run.ended_badly(error)
     run.ctx.catalog.transition(run.job.id, [JobState.RUNNING, JobState.WAITING_GPU],
                                JobState.FAILED, message="failed", attempt=run.attempt, error=error)
     return f"{run.job.id[:12]} failed: {error}"

@@ -188,8 +188,7 @@ def _progress(run: JobRun) -> Callable[[int, int], None]:
         now = time.monotonic()
         if now - last[0] >= _PROGRESS_EVERY_S or done >= total:
             last[0] = now
-            run.ctx.catalog.set_progress(run.job.id, min(1.0, done / max(1, total)),
-                                         reason=f"step {done} of {total}")
+            run.running(f"step {done} of {total}", min(1.0, done / max(1, total)))
     return on_step
 
 

@@ -19,3 +19,8 @@ class JobCancelled(WorkerError):
 
 class JobInputError(WorkerError):
     """The job's own inputs are wrong: it fails with this message and is not retried."""
+
+
+class JobEnded(WorkerError):
+    """Raised out of a Celery task whose job ended FAILED or CANCELLED (already settled in the
+    catalog), so that Celery's events, and Flower, show the task as failed."""

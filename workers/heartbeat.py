@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -37,6 +38,7 @@ class _Beat:
     ttl_ms: int
     cancelled: threading.Event = field(default_factory=threading.Event)
     beaten: bool = False  # its key has been set at least once
+    on_refresh: Callable[[], None] | None = None  # called after each refresh, off the lock
 
 
 class _Beater:
@@ -75,10 +77,14 @@ class _Beater:
     def _tick(self) -> None:
         refresh = time.monotonic() - self.last_refresh >= self.interval_s
         with self.lock:
-            if self.beats:
-                self._look(list(self.beats.values()), refresh)
+            beats = list(self.beats.values())
+            if beats:
+                self._look(beats, refresh)
         if refresh:
             self.last_refresh = time.monotonic()
+            for beat in beats:  # Flower's events, say: slow I/O stays off the beater's lock
+                if beat.on_refresh is not None:
+                    beat.on_refresh()
 
     def _look(self, beats: list[_Beat], refresh: bool) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -113,7 +119,7 @@ class JobHeartbeat:
     """While alive, keeps `<ns>:job:<id>:alive` set (TTL three beats) and watches for cancel."""
 
     def __init__(self, settings: FarmSettings, client: redis.Redis, job_id: str,
-                 worker: str) -> None:
+                 worker: str, on_refresh: Callable[[], None] | None = None) -> None:
         self.beater = _beater(client, settings.heartbeat_s)
         self.beat = _Beat(
             key=FarmKeys(settings.namespace).job_alive(job_id),
@@ -121,6 +127,7 @@ class JobHeartbeat:
             value=json.dumps({"worker": worker, "host": this_host(), "pid": os.getpid(),
                               "since": time.time()}),
             ttl_ms=int(settings.heartbeat_s * 3000),
+            on_refresh=on_refresh,
         )
         self.cancelled = self.beat.cancelled
 

@@ -27,13 +27,15 @@ from workers.errors import JobCancelled, JobInputError
 from workers.heartbeat import JobHeartbeat
 from workers.residency import Residency
 from workers.settler import settler, wait_for_settling
+from workers.task_events import TaskEvents
 
 log = logging.getLogger(__name__)
 
 
 def run_delivery(job_id: str, kind: Kind, handler: Handler, worker: str,
-                 settings: FarmSettings | None = None) -> str:
-    """Handle one delivery of a job's message; returns what happened, for the log."""
+                 settings: FarmSettings | None = None, events: TaskEvents | None = None) -> str:
+    """Handle one delivery of a job's message; returns what happened, for the log. `events`
+    tells Flower the farm's states of it (see workers.task_events)."""
     ctx = process_context(settings)
     wait_for_settling()  # this process's previous job is committed before the next starts
     delivered = _delivered_job(ctx, job_id, kind)
@@ -46,9 +48,10 @@ def run_delivery(job_id: str, kind: Kind, handler: Handler, worker: str,
         return f"nothing to run for delivery of {job_id[:12]} ({delivered.state})"
     job, attempt = claimed
     stored = json.loads(job.params_json)
-    heartbeat = JobHeartbeat(ctx.settings, ctx.redis, job.id, worker)
+    heartbeat = JobHeartbeat(ctx.settings, ctx.redis, job.id, worker,
+                             on_refresh=events.again if events is not None else None)
     run = JobRun(job, kind, stored["params"], attempt, ctx, heartbeat.cancelled,
-                 given=stored.get("given", list(stored["params"])))
+                 given=stored.get("given", list(stored["params"])), events=events)
     heartbeat.start()  # from here every path below ends it (in `_settle`)
     if heavy:
         return _settle(run, heartbeat, lambda: _run_on_gpu(run, handler, worker))
@@ -127,16 +130,14 @@ def _take_gpu(run: JobRun, worker: str) -> None:
         raise JobInputError(f"needs {needed} MB of VRAM but {device} has {available} MB; "
                             "run it on a larger device (devices in farm.yaml)")
 
-    def on_wait(reason: str) -> None:
-        ctx.catalog.set_progress(job.id, 0.0, reason=f"waiting for GPU: {reason}")
-
     run.residency.api.ensure_token_above(ctx.catalog.fence(device))
-    run.lease = run.residency.acquire(job, run.model, run.cancelled, on_wait)
+    run.lease = run.residency.acquire(job, run.model, run.cancelled, run.waiting)
     ctx.catalog.raise_fence(run.lease.device, run.lease.token)
     if not ctx.catalog.transition(job.id, [JobState.WAITING_GPU], JobState.RUNNING,
                                   message=f"{run.lease.device} token {run.lease.token}",
                                   attempt=run.attempt, reason=None):
         raise JobCancelled(f"job {job.id[:12]} left WAITING_GPU before it got the device")
+    run.running(f"on {run.lease.device} (token {run.lease.token})")
 
 
 _residencies: dict[int, Residency] = {}

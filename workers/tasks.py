@@ -20,10 +20,12 @@ from celery.exceptions import InvalidTaskError
 from celery.worker.strategy import default as default_strategy
 
 import workers.announce  # noqa: F401  (connects the worker's signal handlers)
-from jobs.app import task_name
+from jobs.app import task_args, task_name
 from jobs.kinds import KINDS, Kind
 from workers.attempt import Handler
+from workers.errors import JobEnded
 from workers.runner import run_delivery
+from workers.task_events import TaskEvents
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ def _set_aside(app: Any, task: str, message: Any, why: str) -> None:
 
 class FarmTask(Task):
     Strategy = f"{__name__}:guarded_strategy"
+    throws = (JobEnded,)  # an expected end: logged in a line, without a traceback
 
 
 def bind_handler(kind: Kind) -> Handler:
@@ -72,9 +75,16 @@ def bind_handler(kind: Kind) -> Handler:
 def make_task(kind: Kind) -> Any:
     handler = bind_handler(kind)
 
-    def run(self: Task, job_id: str) -> None:
+    def run(self: Task, job_id: str) -> str:
         settings = getattr(self.app, "farm_settings", None)
-        log.info(run_delivery(job_id, kind, handler, self.request.hostname or "worker", settings))
+        hostname = self.request.hostname or "worker"
+        events = TaskEvents(self.app, self.request.id, hostname, self.name,
+                            getattr(self.request, "argsrepr", None) or task_args(str(job_id)[:64], kind.name))
+        outcome = run_delivery(job_id, kind, handler, hostname, settings, events)
+        log.info(outcome)
+        if events.failure is not None:
+            raise JobEnded(events.failure)
+        return outcome  # Flower shows it as the task's result
 
     run.__name__ = run.__qualname__ = kind.name
     return shared_task(name=task_name(kind.name), bind=True, base=FarmTask)(run)
