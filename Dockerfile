@@ -11,6 +11,10 @@ COPY workers workers
 COPY pipelines pipelines
 COPY storage storage
 RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
+# The farm runs as a user of its own; its home and the catalog's volume start out as its own.
+RUN useradd --create-home --uid 1000 farm && mkdir -p /farm /catalog \
+    && chown farm /farm /catalog && chmod 700 /farm /catalog
+USER farm
 ENV FARM_HOME=/farm
 ENTRYPOINT []
 CMD ["farm", "--help"]

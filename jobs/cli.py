@@ -346,18 +346,37 @@ def export(job_id: str, dest: Path, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--every", type=click.FloatRange(min=0.5), help="Run a pass every SECONDS until "
+              "stopped (one reconciler beside workers on other machines, say).")
 @json_option
-def reconcile(as_json: bool) -> None:
+def reconcile(every: float | None, as_json: bool) -> None:
     """Re-send catalogued jobs that Redis lost; re-queue jobs whose worker vanished."""
+    import threading
+
     from jobs.broker import check_redis
     from jobs.home import open_catalog
+    from jobs.processes import stop_on_signals
     from jobs.reconcile import reconcile_once
 
-    conf = settings()
-    doc = reconcile_once(conf, open_catalog(conf), check_redis(conf))
-    human = ("another reconciler pass is running" if doc["skipped"] else
-             ", ".join(f"{k}: {len(v)}" for k, v in doc.items() if k != "skipped"))
-    emit(doc, as_json, human)
+    conf = settings(serving=every is not None)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    while True:
+        try:
+            doc = reconcile_once(conf, open_catalog(conf), check_redis(conf))
+        except (FarmError, StorageError) as exc:
+            if every is None:
+                raise
+            click.echo(f"farm reconcile: {one_line(str(exc))}; trying again", err=True)
+            if stop.wait(every):
+                return
+            continue
+        human = ("another reconciler pass is running" if doc["skipped"] else
+                 ", ".join(f"{k}: {len(v)}" for k, v in doc.items() if k != "skipped"))
+        if every is None or any(v for k, v in doc.items() if k != "skipped"):
+            emit(doc, as_json, human)
+        if every is None or stop.wait(every):
+            return
 
 
 @cli.command()

@@ -20,6 +20,15 @@ from jobs.presence import live_workers
 
 def start_worker(settings: FarmSettings, tags: list[str], concurrency: int = 1) -> subprocess.Popen[bytes]:
     """`farm worker` as a child process that dies with us; its environment names our Redis."""
+    return start_child(settings, ["worker", "--tags", ",".join(tags), "--concurrency",
+                                  str(concurrency), "--loglevel", "INFO"],
+                       f"worker-{'+'.join(tags)}")
+
+
+def start_child(settings: FarmSettings, command: list[str], log_name: str) -> subprocess.Popen[bytes]:
+    """A `farm` command (a worker, the watcher, Flower) as a child process that dies with us;
+    its environment names our Redis and catalog. Secrets stay in the environment and the
+    config file, never on a command line others can read."""
     env = dict(os.environ)
     env["FARM_HOME"] = str(settings.home_dir)
     env.pop("FARM_REDIS_URL", None)  # it would win over the REDIS_URL given here
@@ -29,12 +38,11 @@ def start_worker(settings: FarmSettings, tags: list[str], concurrency: int = 1) 
     if settings.config_file is not None:
         env["FARM_CONFIG"] = str(settings.config_file)
     # -P: the folder `farm up` was started in is no place to import the farm from.
-    args = [sys.executable, "-P", "-m", "jobs.cli", "worker", "--tags", ",".join(tags),
-            "--concurrency", str(concurrency), "--loglevel", "INFO"]
+    args = [sys.executable, "-P", "-m", "jobs.cli", *command]
     logs = settings.home_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    # Worker output goes to a log per tag, so the CLI's own stdout stays clean for --json.
-    with open(logs / f"worker-{'+'.join(tags)}.log", "ab") as log:
+    # Each child's output goes to a log of its own, so the CLI's stdout stays clean for --json.
+    with open(logs / f"{log_name}.log", "ab") as log:
         return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 

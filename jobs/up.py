@@ -1,24 +1,28 @@
 """`farm up`: a local farm in one command, stopped cleanly by Ctrl-C or SIGTERM.
 
 Redis (embedded with AOF persistence under FARM_HOME unless REDIS_URL is set), one worker
-per enabled tag, and the reconciler every few seconds. It rides out trouble rather than dying
-of it: a worker that exits is started again, an embedded Redis that dies is started again
-(its AOF keeps the queue), and while Redis or the catalog is away the loop says so once,
-backs off, and says so again when they are back.
+per enabled tag, the watcher and Flower (as `up` in the config says), and the reconciler every
+few seconds. It rides out trouble rather than dying of it: a worker, the watcher or Flower
+that exits is started again, an embedded Redis that dies is started again (its AOF keeps the
+queue), and while Redis or the catalog is away the loop says so once, backs off, and says so
+again when they are back.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from subprocess import Popen
 
 from jobs.broker import EmbeddedRedis, check_redis
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec, FarmError
+from jobs.errors import BadJobSpec, ConfigError, FarmError
+from jobs.flower import check_flower, flower_url
 from jobs.home import CLI_DB_RETRY_S, ensure_home, open_catalog
 from jobs.kinds import TAGS
-from jobs.processes import start_worker, stop_on_signals, stop_processes, wait_for_workers
+from jobs.processes import (start_child, start_worker, stop_on_signals, stop_processes,
+                            wait_for_workers)
 from jobs.reconcile import reconcile_once
 from storage.errors import StorageError
 
@@ -48,32 +52,61 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
     if unknown or not tags:
         raise BadJobSpec(f"tags {unknown or tags}: known tags are {', '.join(TAGS)}")
     ensure_home(settings)
+    starters = _starters(settings, tags, say)  # a Flower the config forbids stops us here
     stop = stop or threading.Event()
     stop_on_signals(stop)
     embedded = EmbeddedRedis(settings, persistent=True) if settings.redis_url is None else None
-    workers: dict[str, Popen[bytes]] = {}
+    children: dict[str, Popen[bytes]] = {}
     try:
         owned = embedded is not None and embedded.start()
         if owned and embedded is not None:
             say(f"embedded Redis on {embedded.socket} (AOF in {embedded.data_dir})")
         client = check_redis(settings)
-        workers = {tag: start_worker(settings, [tag]) for tag in tags}
-        wait_for_workers(settings, client, {p.pid for p in workers.values()}, stop=stop)
-        say(f"farm up: workers for {', '.join(tags)}; Ctrl-C stops it")
-        _keep_running(settings, embedded if owned else None, workers, say, stop)
+        children = {name: start() for name, start in starters.items()}
+        workers = {p.pid for name, p in children.items() if name.startswith("worker")}
+        wait_for_workers(settings, client, workers, stop=stop)
+        say(f"farm up: workers for {', '.join(tags)}"
+            + "".join(f", {name}" for name in children if not name.startswith("worker"))
+            + "; Ctrl-C stops it")
+        _keep_running(settings, embedded if owned else None, children, starters, say, stop)
     finally:
         say("stopping workers (running jobs finish, or go back to the queue)")
-        stop_processes(list(workers.values()), timeout_s=settings.shutdown_grace_s)
+        stop_processes(list(children.values()), timeout_s=settings.shutdown_grace_s)
         if embedded is not None:
             embedded.stop()
         say("farm stopped")
 
 
+def _starters(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
+              ) -> dict[str, Callable[[], Popen[bytes]]]:
+    """What this farm runs, by name: a worker per tag, and as the config says the watcher
+    (every watched folder) and Flower (refused off loopback without auth; a taken port is
+    said and the farm runs without it)."""
+    starters: dict[str, Callable[[], Popen[bytes]]] = {
+        f"worker for {tag}": partial(start_worker, settings, [tag]) for tag in tags}
+    if settings.up.watch:
+        folders = ", ".join(str(f.dir) for f in settings.watch_folders)
+        starters[f"watcher ({folders})"] = partial(start_child, settings, ["watch"], "watch")
+    if settings.up.flower:
+        try:
+            check_flower(settings.flower)
+        except ConfigError:
+            raise
+        except FarmError as exc:
+            say(f"Flower not started: {exc}")
+        else:
+            starters[f"Flower at {flower_url(settings.flower)}"] = partial(
+                start_child, settings, ["flower"], "flower")
+    return starters
+
+
 def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
-                  workers: dict[str, Popen[bytes]], say: Callable[[str], None],
+                  children: dict[str, Popen[bytes]],
+                  starters: dict[str, Callable[[], Popen[bytes]]], say: Callable[[str], None],
                   stop: threading.Event) -> None:
-    """Until stopped: keep the embedded Redis (if this farm started it) and one worker per
-    tag running, and reconcile; trouble is said once and backed off from, never fatal."""
+    """Until stopped: keep the embedded Redis (if this farm started it) and every child
+    (workers, watcher, Flower) running, and reconcile; trouble is said once and backed off
+    from, never fatal."""
     every = min(settings.reconcile_every_s, 5.0)
     trouble, pause = _Trouble(say), every
     while not stop.is_set():
@@ -82,12 +115,12 @@ def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
             if embedded is not None and not embedded.running():  # the one this farm started
                 say("embedded Redis is not running; starting it again (its AOF keeps the queue)")
                 embedded.start()
-            for tag, proc in list(workers.items()):
+            for name, proc in list(children.items()):
                 if proc.poll() is not None and not stop.is_set():
                     # Said once while it keeps exiting; the pause grows meanwhile (below).
-                    trouble.failed(f"worker for {tag} exited ({proc.returncode}); starting "
-                                   f"another (its log: {settings.home_dir / 'logs'})")
-                    workers[tag] = start_worker(settings, [tag])
+                    trouble.failed(f"{name} exited ({proc.returncode}); starting another "
+                                   f"(its log: {settings.home_dir / 'logs'})")
+                    children[name] = starters[name]()
                     restarted = True
             catalog = open_catalog(settings, CLI_DB_RETRY_S)  # the loop has more to look after
             reconcile_once(settings, catalog, check_redis(settings))

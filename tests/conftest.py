@@ -78,6 +78,7 @@ def farm_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "FARM_HEARTBEAT_S": "1",
         "FARM_NAMESPACE": f"t{uuid.uuid4().hex[:10]}",
         "FARM_THREADS": "1",
+        "FARM_UP__FLOWER": "false",  # one Flower port per machine: the tests that want it say so
         "PYTHONPATH": str(REPO),
     })
     return env

@@ -134,3 +134,28 @@ def test_farm_up_killed_outright_mid_queue_finishes_every_job_once_when_up_again
         assert max(attempts) <= 2, attempts
     finally:
         _stop(up)
+
+
+def test_farm_up_runs_the_watcher_and_flower_and_stops_them_with_the_rest(farm_env,
+                                                                         tmp_path) -> None:
+    from tests.conftest import _free_port
+    from tests.test_flower import status
+    from tests.test_watch import finished, wait_finished, write_drops
+
+    env = dict(_embedded_env(farm_env, tmp_path), FARM_UP__FLOWER="true",
+               FARM_FLOWER__PORT=str(_free_port()), FARM_WATCH_SETTLE_S="0.2")
+    up = FarmUp(env, tmp_path / "up.log")
+    try:
+        assert status(f"http://127.0.0.1:{env['FARM_FLOWER__PORT']}/healthcheck") == 200
+        inbox = Path(env["FARM_HOME"]) / "inbox"
+        write_drops(inbox, [("first.json", '{"kind": "midi", "params": {"bars": 2}}')])
+        wait_finished(inbox, 1, timeout_s=60)
+        watcher = next(pid for pid in up.group_pids()
+                       if b"watch" in Path(f"/proc/{pid}/cmdline").read_bytes())
+        os.kill(watcher, signal.SIGKILL)  # farm up starts another, which takes the next drop
+        write_drops(inbox, [("second.json", '{"kind": "midi", "params": {"bars": 3}}')])
+        wait_finished(inbox, 2, timeout_s=60)
+        assert sorted(p.name for p in finished(inbox)) == ["first.json", "second.json"]
+    finally:
+        _stop(up)
+    assert not up.group_pids(), "farm up left processes behind"
