@@ -71,8 +71,7 @@ class Watcher:
         observer = None
         try:
             self._use_leases()
-            for folder in self.folders:
-                self._take_up(folder)
+            self.take_up()
             observer = self._observe()
             self.say("watching " + ", ".join(str(f.dir) for f in self.folders))
             while not stop.is_set():
@@ -96,9 +95,13 @@ class Watcher:
 
     # taking drops ---------------------------------------------------------------------------
 
+    def take_up(self) -> None:
+        """At start: each folder's layout, then what a crash left in processing/."""
+        for folder in self.folders:
+            self._take_up(folder)
+
     def _take_up(self, folder: WatchFolder) -> None:
-        """At start: the layout, then what a crash left in processing/ (a file still in the
-        inbox under a second name is the same drop, half moved)."""
+        """A file still in the inbox under a second name is the same drop, half moved."""
         for sub in ("processing", "done", "failed"):
             (folder.dir / sub).mkdir(parents=True, exist_ok=True)
         processing = folder.dir / "processing"
