@@ -1,0 +1,104 @@
+"""Progressions drawn from a per-style grammar rather than played from a table.
+
+A style's table gives a few idiomatic progressions; the grammar derives a song's own from one of
+them: it may start the cycle elsewhere, replace chords by their relatives (substitutes sharing
+two tones: I~vi~iii, IV~ii, v~VII), borrow chords from the parallel mode (bVI, bVII, bIII in
+major; the major V in minor), and in jazz put the tritone substitute bII7 for V7. Every section
+but the last ends on a cadence of a kind the style uses (authentic, plagal, deceptive, half, or
+a ii-V turnaround). So two seeds of one style share an idiom, not a song.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from pipelines.midi.styles import Progression, Style
+
+_TOKEN = re.compile(r"^([b#]?)(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(.*)$")
+# Substitutes by function: each shares two tones with the chord it replaces.
+RELATIVES = {
+    "major": {"I": ("vi", "iii"), "IV": ("ii",), "ii": ("IV",), "vi": ("I", "IV"), "iii": ("I",),
+              "V": ("iii",)},
+    "minor": {"i": ("III", "VI"), "iv": ("VI",), "VI": ("iv", "i"), "III": ("i",), "v": ("VII",),
+              "VII": ("v",)},
+}
+BORROWED = {"major": {"vi": "bVI", "V": "bVII", "iii": "bIII", "IV": "bVII"},
+            "minor": {"v": "V", "VII": "V"}}
+# (penultimate, last) numerals of each cadence; None keeps the progression's own chord.
+CADENCES = {
+    "major": {"authentic": ("V", "I"), "plagal": ("IV", "I"), "deceptive": ("V", "vi"),
+              "half": (None, "V"), "turnaround": ("ii", "V")},
+    "minor": {"authentic": ("V", "i"), "plagal": ("iv", "i"), "deceptive": ("V", "VI"),
+              "half": (None, "V"), "turnaround": ("iv", "V")},
+}
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """How freely one style rewrites its progressions."""
+
+    substitute: float  # chance each chord is replaced by a relative
+    borrow: float  # chance each chord is borrowed from the parallel mode
+    rotate: float  # chance the cycle starts on another chord than the table's first
+    cadences: tuple[str, ...]  # kinds drawn for section ends; empty: loops run on
+    tritone: bool = False  # bII7 for V7
+
+
+GRAMMARS: dict[str, Grammar] = {
+    "triphop": Grammar(0.3, 0.05, 0.4, ("half", "deceptive")),
+    "lofi": Grammar(0.35, 0.06, 0.5, ("turnaround", "half", "deceptive")),
+    "house": Grammar(0.3, 0.05, 0.5, ()),
+    "ballad": Grammar(0.3, 0.08, 0.3, ("authentic", "plagal", "deceptive", "half")),
+    "jazz": Grammar(0.35, 0.0, 0.4, ("turnaround", "authentic"), tritone=True),
+    "folk": Grammar(0.25, 0.05, 0.3, ("authentic", "plagal", "half")),
+    "rock": Grammar(0.3, 0.1, 0.4, ("half", "plagal", "authentic")),
+    "ambient": Grammar(0.45, 0.05, 0.5, ()),
+    "pop": Grammar(0.3, 0.08, 0.4, ("authentic", "deceptive", "half")),
+}
+
+
+def split(token: str) -> tuple[str, str]:
+    """A token's numeral (with its accidental) and its suffix: 'bVII7' -> ('bVII', '7')."""
+    match = _TOKEN.match(token)
+    if match is None:
+        raise ValueError(f"bad roman numeral {token!r}")
+    return match.group(1) + match.group(2), match.group(3)
+
+
+def _rewrite(token: str, family: str, grammar: Grammar, rng: random.Random) -> str:
+    numeral, suffix = split(token)
+    roll = rng.random()
+    if roll < grammar.substitute and numeral in RELATIVES[family]:
+        numeral = rng.choice(RELATIVES[family][numeral])
+    elif roll < grammar.substitute + grammar.borrow and numeral in BORROWED[family]:
+        numeral = BORROWED[family][numeral]
+        suffix = "" if suffix not in ("", "7") else suffix
+    if grammar.tritone and numeral == "V" and suffix == "7" and rng.random() < 0.35:
+        numeral = "bII"
+    return numeral + suffix
+
+
+def derive(style: Style, genre: str, minor: bool, rng: random.Random,
+           avoid: Progression | None = None) -> Progression:
+    """A progression of the style's idiom: a table entry, rotated and rewritten by the grammar."""
+    table = style.minor if minor else style.major
+    options = [p for p in table if p != avoid] or list(table)
+    base, grammar = rng.choice(options), GRAMMARS[genre]
+    chords = list(base.chords)
+    if rng.random() < grammar.rotate:
+        start = rng.randrange(1, len(chords))
+        chords = chords[start:] + chords[:start]
+    family = "minor" if minor else "major"
+    # The first chord keeps its function: the section still opens where the table opens it.
+    chords = chords[:1] + [_rewrite(token, family, grammar, rng) for token in chords[1:]]
+    return Progression(tuple(chords), base.bars_per_chord)
+
+
+def cadence(genre: str, minor: bool, rng: random.Random) -> tuple[str | None, str | None]:
+    """(penultimate, last) numerals for a section's end, or (None, None) where loops run on."""
+    kinds = GRAMMARS[genre].cadences
+    if not kinds:
+        return None, None
+    return CADENCES["minor" if minor else "major"][rng.choice(kinds)]
