@@ -106,6 +106,25 @@ def test_a_piece_overlaps_fully_with_itself_transposed_and_little_with_another()
     assert cross_piece_overlap([one, other])["overlap"] < 0.3
 
 
+def _harmony_tone(pc: int, tones: set[int]) -> bool:
+    """In the harmony: sounding, or completing a triad with what sounds (two stacked thirds of 3
+    or 4 semitones), or a third, fifth or sixth over a lone note."""
+    if pc in tones:
+        return True
+    if len(tones) == 1:
+        return (pc - min(tones)) % 12 in (3, 4, 7, 8, 9)
+    stacks = [(a, b) for a in (3, 4) for b in (3, 4)]
+    for root in range(12):
+        for stack in stacks:
+            chord, at = {root}, root
+            for step in stack:
+                at = (at + step) % 12
+                chord.add(at)
+            if tones | {pc} <= chord:
+                return True
+    return False
+
+
 def _pretty_chord_tone_ratio(pm: object) -> float:
     """The chord-tone ratio read independently: pretty_midi's notes in seconds."""
     by_name = {inst.name: inst.notes for inst in pm.instruments}  # type: ignore[attr-defined]
@@ -116,7 +135,7 @@ def _pretty_chord_tone_ratio(pm: object) -> float:
         tones = {n.pitch % 12 for n in below if n.start <= at < n.end and n.pitch < note.pitch}
         if tones:
             total += 1
-            hits += note.pitch % 12 in tones
+            hits += _harmony_tone(note.pitch % 12, tones)
     return hits / total
 
 

@@ -1,11 +1,12 @@
 """The melody: periods of two 4-bar phrases built from two motifs, cadencing home every 8 bars.
 
 An antecedent phrase states motif A, varies it, brings motif B and rests on a non-tonic chord
-tone; the consequent repeats the opening and cadences to the tonic. Choruses lead with B,
-sit higher and add passing tones. Chord tones are the pitch classes the accompaniment actually
-sounds below the melody at each onset (sounding.py), not the chord symbol: so the voicing, the
-pushes of the comping and the bass agree with the melody. Strong beats take chord tones; a
-non-chord tone elsewhere must be a passing or neighbour tone, moving by step in and out.
+tone; the consequent repeats the opening and cadences to the tonic. Choruses lead with B, sit
+higher and add passing tones; a bridge sits lower and opens with B in longer notes. Chord tones
+are the tones of the harmony the accompaniment actually sounds below the melody at each onset
+(sounding.py), not the chord symbol: so the voicing, the pushes of the comping and the bass
+agree with the melody. Accented beats take chord tones; a non-chord tone elsewhere must be a
+passing or neighbour tone, moving by step from a chord tone and on to one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pipelines.midi.humanize import swing_notes, swing_unit, swung_tick
 from pipelines.midi.motif import HIGH_DEGREE, LOW_DEGREE, VARIATIONS, Motif, make_motif, vary, walk_degrees
 from pipelines.midi.score import Note
 from pipelines.midi.seeds import stream
-from pipelines.midi.sounding import LOOKAHEAD_MS, Sounding
+from pipelines.midi.sounding import LOOKAHEAD_MS, Sounding, is_chord_tone
 
 Placed = tuple[int, int, int]  # tick, duration, scale degree
 # Accented beats take chord tones; a weaker beat may hold a non-chord tone only when it is reached
@@ -49,11 +50,13 @@ class Tune:
         return self.tonic + 12 * octave + self.plan.key.steps[index]
 
     def is_chord_tone(self, tick: int, degree: int) -> bool:
-        """Whether the degree's pitch class sounds below it at `tick` (the symbol's tones if
-        nothing sounds below: a gap in the comping, or no chord part)."""
+        """Whether the degree is a tone of the harmony sounding below it at `tick` (the symbol's
+        tones if nothing sounds below: a gap in the comping)."""
         pitch = self.pitch(degree)
         below = self.harmony.below(swung_tick(tick, self.plan.swing, self.unit) + self.lookahead, pitch)
-        return pitch % 12 in (below or self.plan.chord_at(tick).chord.tones)
+        if not below:
+            return pitch % 12 in self.plan.chord_at(tick).chord.tones
+        return is_chord_tone(pitch % 12, below)
 
     def chord_degrees(self, tick: int, exclude_tonic: bool = False) -> list[int]:
         found = [d for d in range(LOW_DEGREE, HIGH_DEGREE + 1) if self.is_chord_tone(tick, d)]
@@ -192,9 +195,12 @@ def _smooth_fit(tune: Tune, tick: int, degree: int, previous: int) -> int:
 def _phrase(tune: Tune, motifs: tuple[Motif, Motif], phrase: Phrase, previous: int,
             base: int) -> list[Placed]:
     plan = tune.plan
-    kind = "chorus" if plan.section_of(phrase.start_bar).name == "chorus" else "verse"
+    name = plan.section_of(phrase.start_bar).name
+    kind = name if name in ("chorus", "bridge") else "verse"
     first, second = motifs if kind == "verse" else (motifs[1], motifs[0])
-    lift = 2 if kind == "chorus" else 0
+    if kind == "bridge":  # the contrast: lower, and the motif in longer notes
+        first = vary(first, "augment", plan.style.melody_grid)
+    lift = {"chorus": 2, "bridge": -1}.get(kind, 0)
     span_bars = plan.style.motif_bars if phrase.bars % plan.style.motif_bars == 0 else 1
     slots, tpb, placed = phrase.bars // span_bars, plan.meter.ticks_per_bar, []
     for slot in range(slots):

@@ -10,12 +10,13 @@ generated piece, a random one and a chorale, so their figures compare.
   beat's chord (its estimated triad, or a note the accompaniment sounds then, as a seventh):
   chord tones on strong beats, non-chord tones in between
   (Aldwell & Schachter, "Harmony and Voice Leading", ch. on embellishing tones).
-- chord_tone_ratio: of melody notes with accompaniment sounding below them, the share whose pitch
-  class is one that accompaniment below sounds at the note's onset (what is heard, not a chord
-  symbol: the voicing as played, pushes and anticipations included). A note's harmony is what
-  sounds 40 ms after its onset, so a humanized chord entering a little late still counts and
-  one being let go does not. Real music: lead sheets about 0.6, Bach chorales about 0.75
-  (chord tones on strong beats, passing and neighbour tones between; Aldwell & Schachter).
+- chord_tone_ratio: of melody notes with accompaniment sounding below them, the share that are
+  tones of the harmony those notes sound at the melody note's onset (what is heard, not a chord
+  symbol: the voicing as played, pushes and anticipations included; see sounding.py for what a
+  tone of it is). A note's harmony is what sounds 40 ms after its onset, so a humanized chord
+  entering a little late still counts and one being let go does not. Real music: lead sheets
+  about 0.6, Bach chorales about 0.75 (chord tones on strong beats, passing and neighbour tones
+  between; Aldwell & Schachter).
 - progression_plausibility: share of chord-to-chord moves that make at least 2% of that chord's
   continuations in a table counted from Bach chorales (the table lives in bands.json).
 - progression_template_overlap: share of the piece's chord 4-grams found in the generator's own
@@ -31,7 +32,7 @@ from typing import Any
 
 from pipelines.midi.piece import Piece
 from pipelines.midi.score import Note
-from pipelines.midi.sounding import LOOKAHEAD_MS, Sounding
+from pipelines.midi.sounding import LOOKAHEAD_MS, Sounding, is_chord_tone
 from pipelines.midi.theory import Key, chord_from_numeral
 
 QUALITIES = {"M": (0, 4, 7), "m": (0, 3, 7), "d": (0, 3, 6)}
@@ -190,7 +191,7 @@ def chord_tone_ratio(piece: Piece, melody: list[Note]) -> float | None:
         below = sounding.below(at, note.pitch)
         if below:
             total += 1
-            hits += note.pitch % 12 in below
+            hits += is_chord_tone(note.pitch % 12, below)
     return hits / total if total else None
 
 
