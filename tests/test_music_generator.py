@@ -24,9 +24,11 @@ def notes_of(music: dict[str, Any], role: str) -> list[dict[str, int]]:
 @pytest.mark.parametrize("genre", GENRES)
 @pytest.mark.parametrize("mode", ["major", "minor"])
 def test_every_genre_stays_in_key_and_melody_lands_on_chord_tones(genre: str, mode: str) -> None:
+    # A verse states the key; only choruses and bridges may borrow a chord (bIII, bVI, bVII).
+    verse = MidiPipeline()(MidiRequest(genre=genre, mode=mode, key="Eb", bars=4, seed=2)).report
+    assert verse["in_key_ratio"] >= 0.95
     report = MidiPipeline()(MidiRequest(genre=genre, mode=mode, key="Eb", bars=8, seed=2)).report
-    assert report["in_key_ratio"] >= 0.9  # a borrowed chord (bVI, bVII) brings a few notes from outside
-    assert report["chord_tone_ratio"] >= 0.55  # of the pitch classes sounding below the melody
+    assert report["chord_tone_ratio"] >= 0.55  # tones of the harmony sounding below the melody
 
 
 @pytest.mark.parametrize("signature", SIGNATURES)

@@ -120,7 +120,11 @@ def plan_sections(energy: tuple[float, ...]) -> tuple[Section, ...]:
 
 
 def _colored(token: str, mood: Mood) -> str:
-    return token + "7" if mood.color and not token[-1].isdigit() else token
+    """A colourful mood adds sevenths; a borrowed chord (bVI, bVII) takes a major seventh, which
+    stays in the key, rather than a dominant one."""
+    if not mood.color or token[-1].isdigit():
+        return token
+    return token + ("maj7" if token[0] in "b#" else "7")
 
 
 def _degree(token: str) -> int:
@@ -167,8 +171,8 @@ def chord_timeline(
     home to the tonic."""
     minor = key.minor_family
     verse = derive(style, genre, minor, rng)
-    own = {"verse": verse, "chorus": derive(style, genre, minor, rng, avoid=verse)}
-    own["bridge"] = derive(style, genre, minor, rng, avoid=verse)
+    own = {"verse": verse, "chorus": derive(style, genre, minor, rng, avoid=verse, borrow=True)}
+    own["bridge"] = derive(style, genre, minor, rng, avoid=verse, borrow=True)
     events: list[ChordEvent] = []
     for index, section in enumerate(sections):
         progression = own.get(section.name, verse)

@@ -50,12 +50,12 @@ GRAMMARS: dict[str, Grammar] = {
     "triphop": Grammar(0.3, 0.05, 0.4, ("half", "deceptive")),
     "lofi": Grammar(0.35, 0.06, 0.5, ("turnaround", "half", "deceptive")),
     "house": Grammar(0.3, 0.05, 0.5, ()),
-    "ballad": Grammar(0.3, 0.08, 0.3, ("authentic", "plagal", "deceptive", "half")),
+    "ballad": Grammar(0.3, 0.05, 0.3, ("authentic", "plagal", "deceptive", "half")),
     "jazz": Grammar(0.35, 0.0, 0.4, ("turnaround", "authentic"), tritone=True),
     "folk": Grammar(0.25, 0.05, 0.3, ("authentic", "plagal", "half")),
-    "rock": Grammar(0.3, 0.1, 0.4, ("half", "plagal", "authentic")),
-    "ambient": Grammar(0.45, 0.05, 0.5, ()),
-    "pop": Grammar(0.3, 0.08, 0.4, ("authentic", "deceptive", "half")),
+    "rock": Grammar(0.3, 0.05, 0.4, ("half", "plagal", "authentic")),
+    "ambient": Grammar(0.45, 0.0, 0.5, ()),
+    "pop": Grammar(0.3, 0.05, 0.4, ("authentic", "deceptive", "half")),
 }
 
 
@@ -67,22 +67,36 @@ def split(token: str) -> tuple[str, str]:
     return match.group(1) + match.group(2), match.group(3)
 
 
-def _rewrite(token: str, family: str, grammar: Grammar, rng: random.Random) -> str:
+def _rewrite(token: str, family: str, grammar: Grammar, rng: random.Random,
+             borrow: bool) -> tuple[str, bool]:
+    """The token, perhaps rewritten, and whether it became a borrowed chord."""
     numeral, suffix = split(token)
-    roll = rng.random()
+    roll, borrowed = rng.random(), False
     if roll < grammar.substitute and numeral in RELATIVES[family]:
         numeral = rng.choice(RELATIVES[family][numeral])
-    elif roll < grammar.substitute + grammar.borrow and numeral in BORROWED[family]:
-        numeral = BORROWED[family][numeral]
+    elif borrow and roll < grammar.substitute + grammar.borrow and numeral in BORROWED[family]:
+        numeral, borrowed = BORROWED[family][numeral], True
         suffix = "" if suffix not in ("", "7") else suffix
-    if grammar.tritone and numeral == "V" and suffix == "7" and rng.random() < 0.35:
+    if grammar.tritone and numeral == "V" and suffix == "7" and rng.random() < 0.2:
         numeral = "bII"
-    return numeral + suffix
+    return numeral + suffix, borrowed
+
+
+def _rewrite_all(chords: list[str], family: str, grammar: Grammar, rng: random.Random,
+                 borrow: bool) -> list[str]:
+    """Every chord but the first rewritten; one borrowed chord at most, a colour, not a key change."""
+    out = chords[:1]
+    for token in chords[1:]:
+        rewritten, borrowed = _rewrite(token, family, grammar, rng, borrow)
+        out.append(rewritten)
+        borrow = borrow and not borrowed
+    return out
 
 
 def derive(style: Style, genre: str, minor: bool, rng: random.Random,
-           avoid: Progression | None = None) -> Progression:
-    """A progression of the style's idiom: a table entry, rotated and rewritten by the grammar."""
+           avoid: Progression | None = None, borrow: bool = False) -> Progression:
+    """A progression of the style's idiom: a table entry, rotated and rewritten by the grammar;
+    only with `borrow` (choruses and bridges: the verse states the key) may it borrow a chord."""
     table = style.minor if minor else style.major
     options = [p for p in table if p != avoid] or list(table)
     base, grammar = rng.choice(options), GRAMMARS[genre]
@@ -92,8 +106,20 @@ def derive(style: Style, genre: str, minor: bool, rng: random.Random,
         chords = chords[start:] + chords[:start]
     family = "minor" if minor else "major"
     # The first chord keeps its function: the section still opens where the table opens it.
-    chords = chords[:1] + [_rewrite(token, family, grammar, rng) for token in chords[1:]]
-    return Progression(tuple(chords), base.bars_per_chord)
+    # Played twice in a section, the cycle is varied the second time, as a song does.
+    once = _rewrite_all(chords, family, grammar, rng, borrow)
+    again = _rewrite_all(once, family, grammar, rng, borrow)
+    return Progression(tuple(_moving(once + again, family)), base.bars_per_chord)
+
+
+def _moving(chords: list[str], family: str) -> list[str]:
+    """A chord struck again at once moves to a relative instead: the harmony keeps moving."""
+    out = list(chords)
+    for index in range(1, len(out)):
+        numeral, suffix = split(out[index])
+        if out[index] == out[index - 1] and numeral in RELATIVES[family]:
+            out[index] = RELATIVES[family][numeral][0] + suffix
+    return out
 
 
 def cadence(genre: str, minor: bool, rng: random.Random) -> tuple[str | None, str | None]:

@@ -160,16 +160,32 @@ def _passing(placed: list[Placed], tune: Tune, grid: int) -> list[Placed]:
 
 
 def _embellishing(tune: Tune, placed: list[Placed], index: int) -> bool:
-    """A weak-beat passing or neighbour tone: reached by step from a chord tone and left by step
-    to one."""
-    tick, _, degree = placed[index]
+    """A passing or neighbour tone off the accented beats (weak beats included, as in chorales):
+    reached by step from a chord tone and left by step to one."""
+    tick, duration, degree = placed[index]
     if index == 0 or index + 1 >= len(placed):
         return False
-    if tune.plan.meter.strength(tick % tune.plan.meter.ticks_per_bar) >= 0.6:
-        return False
     (before_tick, _, before), (after_tick, _, after) = placed[index - 1], placed[index + 1]
-    return (abs(degree - before) == 1 and abs(after - degree) == 1
-            and tune.is_chord_tone(before_tick, before) and tune.is_chord_tone(after_tick, after))
+    resolves = abs(after - degree) == 1 and tune.is_chord_tone(after_tick, after)
+    if tune.plan.meter.strength(tick % tune.plan.meter.ticks_per_bar) >= ACCENT:
+        # An appoggiatura or suspension: an accented dissonance resolving by step at once.
+        return resolves and after_tick - tick - duration <= 20
+    return abs(degree - before) == 1 and resolves and tune.is_chord_tone(before_tick, before)
+
+
+def _appoggiatura(tune: Tune, placed: list[Placed]) -> list[Placed]:
+    """The first accented long note of a bar leans on the step above and resolves down to it:
+    an appoggiatura, or a suspension when the note before already held that step."""
+    meter, grid = tune.plan.meter, tune.plan.style.melody_grid
+    for index, (tick, duration, degree) in enumerate(placed):
+        accented = index > 0 and meter.strength(tick % meter.ticks_per_bar) >= ACCENT
+        if accented and duration >= 2 * grid - 10 and degree + 1 <= HIGH_DEGREE:
+            if tune.is_chord_tone(tick, degree + 1):
+                continue  # the step above is consonant here: no dissonance to lean on
+            lean = (tick, grid - 10, degree + 1)
+            resolution = (tick + grid, duration - grid, degree)
+            return placed[:index] + [lean, resolution] + placed[index + 1:]
+    return placed
 
 
 def _fit_harmony(tune: Tune, placed: list[Placed]) -> list[Placed]:
@@ -220,11 +236,27 @@ def _phrase(tune: Tune, motifs: tuple[Motif, Motif], phrase: Phrase, previous: i
             shifted = previous + (rng.choice((-2, 2)) if variation == "sequence" else 0)
             degree = tune.nearest_chord_degree(start, shifted)
         notes = _place(tune, motif, start, degree)
+        notes = _appoggiatura(tune, notes)  # each statement leans into the harmony once
         if kind == "chorus" and plan.energy[phrase.start_bar] >= 0.55:
             notes = _passing(notes, tune, plan.style.melody_grid)
         placed += notes
         previous = notes[-1][2]
     return placed
+
+
+def _released(plan: Plan, placed: list[Placed]) -> list[Placed]:
+    """A note struck off the beat is let go before the next stronger position rather than tied
+    over it: the phrasing of a sung line, and the card's syncopation stays where songs keep it."""
+    meter, grid, out = plan.meter, plan.style.melody_grid, []
+    tpb = meter.ticks_per_bar
+    for tick, duration, degree in placed:
+        offset, own = tick % tpb, meter.strength(tick % tpb)
+        stronger = next((p for p in range(offset + grid, offset + duration, grid)
+                         if meter.strength(p % tpb) > own), None)
+        if stronger is not None and own < ACCENT:
+            duration = max(grid // 2, stronger - offset - 10)
+        out.append((tick, duration, degree))
+    return out
 
 
 def melody_notes(plan: Plan, rng: random.Random, accompaniment: list[Note]) -> list[Note]:
@@ -237,7 +269,7 @@ def melody_notes(plan: Plan, rng: random.Random, accompaniment: list[Note]) -> l
             continue
         placed = _fit_harmony(tune, _phrase(tune, motifs, phrase, previous, base))
         previous = placed[-1][2] if placed else previous
-        for tick, duration, degree in placed:
+        for tick, duration, degree in _released(plan, placed):
             strong = plan.meter.strength(tick % plan.meter.ticks_per_bar) >= 0.6
             velocity = (64 + 44 * plan.energy_at(tick) + plan.mood.velocity) * (1.0 if strong
                                                                                  else 0.88)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pipelines.midi.form import Plan
 
-LOW_DEGREE, HIGH_DEGREE = -3, 8  # scale degrees around the tonic: about an octave and a half
+LOW_DEGREE, HIGH_DEGREE = -2, 7  # scale degrees around the tonic: a sixth below to the octave
 
 
 @dataclass(frozen=True)
