@@ -49,12 +49,12 @@ class Grammar:
 GRAMMARS: dict[str, Grammar] = {
     "triphop": Grammar(0.3, 0.05, 0.4, ("half", "deceptive")),
     "lofi": Grammar(0.35, 0.06, 0.5, ("turnaround", "half", "deceptive")),
-    "house": Grammar(0.3, 0.05, 0.5, ()),
-    "ballad": Grammar(0.3, 0.05, 0.3, ("authentic", "plagal", "deceptive", "half")),
+    "house": Grammar(0.4, 0.05, 0.5, ()),
+    "ballad": Grammar(0.45, 0.05, 0.3, ("authentic", "plagal", "deceptive", "half")),
     "jazz": Grammar(0.35, 0.0, 0.4, ("turnaround", "authentic"), tritone=True),
     "folk": Grammar(0.25, 0.05, 0.3, ("authentic", "plagal", "half")),
-    "rock": Grammar(0.3, 0.05, 0.4, ("half", "plagal", "authentic")),
-    "ambient": Grammar(0.45, 0.0, 0.5, ()),
+    "rock": Grammar(0.4, 0.05, 0.4, ("half", "plagal", "authentic")),
+    "ambient": Grammar(0.5, 0.0, 0.5, ()),
     "pop": Grammar(0.3, 0.05, 0.4, ("authentic", "deceptive", "half")),
 }
 

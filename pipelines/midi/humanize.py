@@ -1,7 +1,7 @@
 """Feel: swing on offbeats, a bounded wobble around the (swung) grid, per-instrument leans, velocity.
 
 Timing wobbles around the grid rather than drifting from it: the wobble is pink (neighbouring
-notes move together, as a player's time does) but only over a few bars, and it never
+notes move together, as a player's time does, and it wanders slowly) but it never
 exceeds humanize_ms times the part's looseness. Each drum has a fixed lean on top: the kick is on
 the grid, the snare a little lazy in laid-back styles, so the groove sits the same way each bar.
 """
@@ -22,7 +22,7 @@ ROLE_LOOSENESS = {"melody": 1.0, "chords": 0.7, "bass": 0.5, "drums": 1.0}
 DRUM_LOOSENESS = {KICK: 0.3, SNARE: 0.6, CLAP: 0.6, RIM: 0.6, CRASH: 0.5}
 LAID_BACK = frozenset({SNARE, CLAP, RIM})
 MAX_DRUM_LEAN_MS = 6.0  # a lazy snare; more and it reads as late, not relaxed
-WOBBLE_ROWS = 6  # pink over 2**6 sixteenths (four bars): wobble, not a drift across sections
+WOBBLE_ROWS = 8  # pink over 2**8 sixteenths (16 bars), but never past humanize_ms: it cannot drift off
 
 
 def swing_notes(notes: list[Note], swing: float, unit: int) -> list[Note]:
