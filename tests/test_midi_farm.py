@@ -40,7 +40,8 @@ def test_midi_job_says_why_a_required_preview_is_impossible(farm_env, start_work
     assert "midi.preview is on but" in error and "missing.sf2" in error
 
 
-def test_farm_midi_report_reads_any_midi_file_and_the_job_draws_its_piano_roll(farm_env, start_worker, tmp_path) -> None:
+def test_farm_midi_report_reads_any_midi_file_and_the_job_draws_its_piano_roll(farm_env, start_worker,
+                                                                               tmp_path) -> None:
     start_worker()
     job = farm_json(farm_env, "submit", "midi", "--param", "genre=jazz", "--seed", "4")["job_id"]
     doc = farm_json(farm_env, "wait", job, "--timeout", "120")

@@ -106,3 +106,11 @@ def test_humanized_kick_stays_tighter_than_hats() -> None:
         return sum(offsets) / len(offsets)
 
     assert spread(KICK) < 0.5 * spread(HAT) and spread(HAT) > 4
+
+
+def test_secondary_dominants_are_major_with_a_minor_seventh_a_fifth_above_their_target() -> None:
+    from pipelines.midi.theory import Key, chord_from_numeral
+
+    assert chord_from_numeral(Key("D", "minor"), "V7/iv").symbol == "D7"
+    assert chord_from_numeral(Key("C", "major"), "V7/ii").tones == (9, 1, 4, 7)
+    assert chord_from_numeral(Key("C", "major"), "V/V").symbol == "D"

@@ -122,12 +122,14 @@ def plan_sections(energy: tuple[float, ...]) -> tuple[Section, ...]:
 def _colored(token: str, mood: Mood) -> str:
     """A colourful mood adds sevenths; a borrowed chord (bVI, bVII) takes a major seventh, which
     stays in the key, rather than a dominant one."""
-    if not mood.color or token[-1].isdigit():
+    if not mood.color or token[-1].isdigit() or "/" in token:
         return token
     return token + ("maj7" if token[0] in "b#" else "7")
 
 
 def _degree(token: str) -> int:
+    if "/" in token:  # a secondary dominant sits on the degree a fifth above its target's
+        return (_degree(token.partition("/")[2]) + 3) % 7 + 1
     numeral = token.lstrip("b#")
     for name, degree in (("vii", 7), ("vi", 6), ("v", 5), ("iv", 4), ("iii", 3), ("ii", 2)):
         if numeral.lower().startswith(name):

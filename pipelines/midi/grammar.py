@@ -44,18 +44,19 @@ class Grammar:
     rotate: float  # chance the cycle starts on another chord than the table's first
     cadences: tuple[str, ...]  # kinds drawn for section ends; empty: loops run on
     tritone: bool = False  # bII7 for V7
+    secondary: float = 0.15  # chance a chord before ii, iii, IV, V or vi becomes its V7
 
 
 GRAMMARS: dict[str, Grammar] = {
-    "triphop": Grammar(0.3, 0.05, 0.4, ("half", "deceptive")),
-    "lofi": Grammar(0.35, 0.06, 0.5, ("turnaround", "half", "deceptive")),
-    "house": Grammar(0.4, 0.05, 0.5, ()),
-    "ballad": Grammar(0.45, 0.05, 0.3, ("authentic", "plagal", "deceptive", "half")),
-    "jazz": Grammar(0.35, 0.0, 0.4, ("turnaround", "authentic"), tritone=True),
-    "folk": Grammar(0.25, 0.05, 0.3, ("authentic", "plagal", "half")),
-    "rock": Grammar(0.4, 0.05, 0.4, ("half", "plagal", "authentic")),
-    "ambient": Grammar(0.5, 0.0, 0.5, ()),
-    "pop": Grammar(0.3, 0.05, 0.4, ("authentic", "deceptive", "half")),
+    "triphop": Grammar(0.3, 0.05, 0.4, ("half", "deceptive"), secondary=0.15),
+    "lofi": Grammar(0.35, 0.06, 0.5, ("turnaround", "half", "deceptive"), secondary=0.25),
+    "house": Grammar(0.4, 0.05, 0.5, (), secondary=0.15),
+    "ballad": Grammar(0.45, 0.05, 0.3, ("authentic", "plagal", "deceptive", "half"), secondary=0.3),
+    "jazz": Grammar(0.35, 0.0, 0.4, ("turnaround", "authentic"), tritone=True, secondary=0.3),
+    "folk": Grammar(0.25, 0.05, 0.3, ("authentic", "plagal", "half"), secondary=0.2),
+    "rock": Grammar(0.4, 0.05, 0.4, ("half", "plagal", "authentic"), secondary=0.15),
+    "ambient": Grammar(0.5, 0.0, 0.5, (), secondary=0.1),
+    "pop": Grammar(0.3, 0.05, 0.4, ("authentic", "deceptive", "half"), secondary=0.2),
 }
 
 
@@ -109,7 +110,25 @@ def derive(style: Style, genre: str, minor: bool, rng: random.Random,
     # Played twice in a section, the cycle is varied the second time, as a song does.
     once = _rewrite_all(chords, family, grammar, rng, borrow)
     again = _rewrite_all(once, family, grammar, rng, borrow)
-    return Progression(tuple(_moving(once + again, family)), base.bars_per_chord)
+    cycle = _moving(once + again, family)
+    if borrow:  # chromatic colour, like borrowing, is the chorus's and the bridge's
+        cycle = _secondaries(cycle, family, grammar, rng)
+    return Progression(tuple(cycle), base.bars_per_chord)
+
+
+# Chords a secondary dominant may lead to (the tonic has its own dominant).
+TONICIZED = {"major": ("ii", "iii", "IV", "V", "vi"), "minor": ("iv", "v", "VI", "III")}
+
+
+def _secondaries(chords: list[str], family: str, grammar: Grammar, rng: random.Random) -> list[str]:
+    """Now and then the chord before a diatonic target becomes that target's dominant (V7/x)."""
+    out = list(chords)
+    for index in range(1, len(out)):
+        target = split(out[index])[0] if "/" not in out[index] else ""
+        if target in TONICIZED[family] and "/" not in out[index - 1] and index - 1 > 0:
+            if rng.random() < grammar.secondary:
+                out[index - 1] = f"V7/{target}"
+    return out
 
 
 def _moving(chords: list[str], family: str) -> list[str]:
@@ -117,7 +136,7 @@ def _moving(chords: list[str], family: str) -> list[str]:
     out = list(chords)
     for index in range(1, len(out)):
         numeral, suffix = split(out[index])
-        if out[index] == out[index - 1] and numeral in RELATIVES[family]:
+        if out[index] == out[index - 1] and "/" not in out[index] and numeral in RELATIVES[family]:
             out[index] = RELATIVES[family][numeral][0] + suffix
     return out
 
