@@ -147,7 +147,8 @@ def _lay_progression(
         spans = [int(progression.bars_per_chord) * tpb]
     else:
         spans = [meter.half_bar(), tpb - meter.half_bar()]
-    tokens, tick = [], start
+    tokens: list[tuple[int, int, str]] = []
+    tick = start
     while tick < end:
         length = min(spans[len(tokens) % len(spans)], end - tick)
         tokens.append((tick, length, progression.chords[len(tokens) % len(progression.chords)]))
