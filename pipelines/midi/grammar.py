@@ -113,7 +113,9 @@ def derive(style: Style, genre: str, minor: bool, rng: random.Random,
     cycle = _moving(once + again, family)
     if borrow:  # chromatic colour, like borrowing, is the chorus's and the bridge's
         cycle = _secondaries(cycle, family, grammar, rng)
-    return Progression(tuple(cycle), base.bars_per_chord)
+    # Where chords last two bars or more, a chorus or bridge moves twice as fast: its energy.
+    bars = base.bars_per_chord / 2 if borrow and base.bars_per_chord >= 2 else base.bars_per_chord
+    return Progression(tuple(cycle), bars)
 
 
 # Chords a secondary dominant may lead to (the tonic has its own dominant).
