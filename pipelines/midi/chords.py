@@ -208,8 +208,9 @@ def chord_notes(plan: Plan, rng: random.Random) -> list[Note]:
     shift = max(-4, min(4, plan.mood.register))
     # The voicing stays under the middle of the melody's range, so the melody is heard over
     # its harmony rather than inside it.
-    top = min(high + shift, plan.melody_tonic + 2)
-    register = (min(low + shift, top - 24), top)
+    # Not below the style's own floor, though: that is the bass's room.
+    top = max(low + shift + 14, min(high + shift, plan.melody_tonic + 2))
+    register = (low + shift - 5, top)
     comper = _COMPERS[plan.style.comp]
     previous: Voicing | None = None
     notes: list[Note] = []
