@@ -163,13 +163,16 @@ def _embellishing(tune: Tune, placed: list[Placed], index: int) -> bool:
     """A passing or neighbour tone off the accented beats (weak beats included, as in chorales):
     reached by step from a chord tone and left by step to one."""
     tick, duration, degree = placed[index]
-    if index == 0 or index + 1 >= len(placed):
+    if index + 1 >= len(placed):
         return False
-    (before_tick, _, before), (after_tick, _, after) = placed[index - 1], placed[index + 1]
+    after_tick, _, after = placed[index + 1]
     resolves = abs(after - degree) == 1 and tune.is_chord_tone(after_tick, after)
     if tune.plan.meter.strength(tick % tune.plan.meter.ticks_per_bar) >= ACCENT:
         # An appoggiatura or suspension: an accented dissonance resolving by step at once.
         return resolves and after_tick - tick - duration <= 20
+    if index == 0:
+        return False
+    before_tick, _, before = placed[index - 1]
     return abs(degree - before) == 1 and resolves and tune.is_chord_tone(before_tick, before)
 
 
@@ -178,7 +181,7 @@ def _appoggiatura(tune: Tune, placed: list[Placed]) -> list[Placed]:
     an appoggiatura, or a suspension when the note before already held that step."""
     meter, grid = tune.plan.meter, tune.plan.style.melody_grid
     for index, (tick, duration, degree) in enumerate(placed):
-        accented = index > 0 and meter.strength(tick % meter.ticks_per_bar) >= ACCENT
+        accented = meter.strength(tick % meter.ticks_per_bar) >= ACCENT
         if accented and duration >= 2 * grid - 10 and degree + 1 <= HIGH_DEGREE:
             if tune.is_chord_tone(tick, degree + 1):
                 continue  # the step above is consonant here: no dissonance to lean on
