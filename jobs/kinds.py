@@ -143,7 +143,7 @@ def llm_vram_mb(params: Params, settings: FarmSettings) -> int:
 
 register(Kind(
     name="midi", tag="midi", params=MusicParams,
-    outputs=("music.mid", "music.music.json", "report.json"),
+    outputs=("music.mid", "music.music.json", "pianoroll.png", "report.json"),
     handler="workers.midi:render_midi",
     description="seeded multi-track MIDI: melody, chords, bass, drums",
 ))

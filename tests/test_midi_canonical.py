@@ -118,12 +118,17 @@ def test_music_a_midi_file_cannot_carry_is_refused_naming_the_field() -> None:
 def test_report_counts_notes_and_measures_key_and_chord_fit() -> None:
     notes = [{"tick": 0, "duration": 480, "pitch": 64, "velocity": 60},     # E on beat 1: fits C
              {"tick": 480, "duration": 480, "pitch": 62, "velocity": 80},   # D on beat 2: not
-             {"tick": 720, "duration": 240, "pitch": 66, "velocity": 100}]  # F# off the beat
-    report = report_music(tiny_music(notes))
+             {"tick": 720, "duration": 240, "pitch": 66, "velocity": 100}]  # F# off the beat: not
+    music = tiny_music(notes)
+    # C major sounding under the melody for the first bar: the ratio reads what sounds.
+    music["tracks"].append({"name": "keys", "role": "chords", "channel": 1, "program": 0, "notes": [
+        {"tick": 0, "duration": 1920, "pitch": p, "velocity": 50} for p in (48, 52, 55)]})
+    report = report_music(music)
+    report["tracks"].pop("chords")
     assert report["tracks"]["melody"] == {"notes": 3, "pitch_min": 62, "pitch_max": 66,
                                           "velocity_mean": 80.0, "velocity_std": 16.33}
-    assert report["notes_total"] == 3 and report["bars"] == 2
+    assert report["notes_total"] == 6 and report["bars"] == 2
     assert report["duration_s"] == 4.0
-    assert report["in_key_ratio"] == round(2 / 3, 4)
-    assert report["chord_tone_ratio"] == 0.5
+    assert report["in_key_ratio"] == round(5 / 6, 4)
+    assert report["chord_tone_ratio"] == round(1 / 3, 4)
     json.dumps(report)

@@ -40,12 +40,15 @@ def test_midi_job_says_why_a_required_preview_is_impossible(farm_env, start_work
     assert "midi.preview is on but" in error and "missing.sf2" in error
 
 
-def test_farm_midi_report_reads_any_midi_file(farm_env, start_worker, tmp_path) -> None:
+def test_farm_midi_report_reads_any_midi_file_and_the_job_draws_its_piano_roll(farm_env, start_worker,
+                                                                               tmp_path) -> None:
     start_worker()
     job = farm_json(farm_env, "submit", "midi", "--param", "genre=jazz", "--seed", "4")["job_id"]
     doc = farm_json(farm_env, "wait", job, "--timeout", "120")
     card = farm_json(farm_env, "midi", "report", _artifact(doc, "music.mid")["path"])
     stored = json.loads(Path(_artifact(doc, "report.json")["path"]).read_text())
+    assert Path(_artifact(doc, "pianoroll.png")["path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "pianoroll.png" in farm(farm_env, "artifacts", job).stdout
     assert card["metrics"]["in_key_ratio"] == pytest.approx(stored["metrics"]["in_key_ratio"])
     assert 0 <= card["bands_inside_fraction"] <= 1
     bad = tmp_path / "not.mid"

@@ -23,6 +23,8 @@ REQUESTS: list[dict[str, Any]] = [
     {"seed": 9, "genre": "ambient", "mood": "dreamy", "key": "F#", "mode": "lydian",
      "energy_curve": (0.2, 0.9, 0.4), "instrumentation": ("chords", "bass")},
     {"seed": 2**40, "genre": "house", "mood": "energetic", "swing": 0.2, "bars": 12},
+    # A long song: a bridge, cadences and substitutions drawn by the progression grammar.
+    {"seed": 17, "genre": "lofi", "mood": "calm", "bars": 40},
 ]
 DIGESTS = ("import hashlib; from pipelines.midi import MidiPipeline, MidiRequest; "
            "print(*(hashlib.sha256(MidiPipeline()(MidiRequest(**r)).midi).hexdigest() "

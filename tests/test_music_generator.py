@@ -24,9 +24,11 @@ def notes_of(music: dict[str, Any], role: str) -> list[dict[str, int]]:
 @pytest.mark.parametrize("genre", GENRES)
 @pytest.mark.parametrize("mode", ["major", "minor"])
 def test_every_genre_stays_in_key_and_melody_lands_on_chord_tones(genre: str, mode: str) -> None:
+    # A verse states the key; only choruses and bridges may borrow a chord (bIII, bVI, bVII).
+    verse = MidiPipeline()(MidiRequest(genre=genre, mode=mode, key="Eb", bars=4, seed=2)).report
+    assert verse["in_key_ratio"] >= 0.95
     report = MidiPipeline()(MidiRequest(genre=genre, mode=mode, key="Eb", bars=8, seed=2)).report
-    assert report["in_key_ratio"] >= 0.95
-    assert report["chord_tone_ratio"] >= 0.7
+    assert report["chord_tone_ratio"] >= 0.55  # tones of the harmony sounding below the melody
 
 
 @pytest.mark.parametrize("signature", SIGNATURES)
@@ -104,3 +106,11 @@ def test_humanized_kick_stays_tighter_than_hats() -> None:
         return sum(offsets) / len(offsets)
 
     assert spread(KICK) < 0.5 * spread(HAT) and spread(HAT) > 4
+
+
+def test_secondary_dominants_are_major_with_a_minor_seventh_a_fifth_above_their_target() -> None:
+    from pipelines.midi.theory import Key, chord_from_numeral
+
+    assert chord_from_numeral(Key("D", "minor"), "V7/iv").symbol == "D7"
+    assert chord_from_numeral(Key("C", "major"), "V7/ii").tones == (9, 1, 4, 7)
+    assert chord_from_numeral(Key("C", "major"), "V/V").symbol == "D"

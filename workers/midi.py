@@ -1,4 +1,5 @@
-"""The `midi` kind: job params and seed in, `music.mid`, `music.music.json` and `report.json` out."""
+"""The `midi` kind: job params and seed in, `music.mid`, `music.music.json`, `pianoroll.png` and
+`report.json` out."""
 
 from __future__ import annotations
 
@@ -38,8 +39,11 @@ def render_midi(run: JobRun) -> list[JobOutput]:
         result = _loaded()(MidiRequest(seed=run.job.seed, **fields))
     except BadMusicParams as exc:
         raise JobInputError(str(exc)) from exc
+    from pipelines.midi.pianoroll import render_pianoroll
+
     outputs = [JobOutput("music.mid", result.midi, "audio/midi"),
-               JobOutput("music.music.json", json_bytes(result.music), "application/json")]
+               JobOutput("music.music.json", json_bytes(result.music), "application/json"),
+               JobOutput("pianoroll.png", render_pianoroll(result.music), "image/png")]
     report = dict(result.report)
     if preview := _preview(run, result.midi):
         outputs.append(preview[0])

@@ -1,6 +1,7 @@
 """The report card's metrics for one piece: overall, per part, and the memorization figures.
 
-Every metric is defined in metrics_pitch, metrics_harmony or metrics_rhythm, with its source.
+Every metric is defined in metrics_pitch, metrics_harmony, metrics_rhythm or metrics_timing, with
+its source.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from pipelines.midi import metrics_pitch as mp
 from pipelines.midi import metrics_rhythm as mr
+from pipelines.midi import metrics_timing as mt
 from pipelines.midi.metrics_harmony import harmony_metrics
 from pipelines.midi.piece import PITCHED_ROLES, Piece, make_piece, melody_line
 
@@ -16,10 +18,11 @@ from pipelines.midi.piece import PITCHED_ROLES, Piece, make_piece, melody_line
 BANDED = (
     "pitch_class_entropy", "scale_consistency", "key_correlation", "in_key_ratio",
     "melody_step_ratio", "melody_range", "motif_reuse", "contour_repetition",
-    "harmony_tone_ratio", "harmonic_rhythm", "progression_plausibility",
+    "melodic_rhythm_repetition", "chord_tone_ratio", "harmony_tone_ratio", "harmonic_rhythm",
+    "progression_plausibility",
     "groove_consistency", "syncopation", "empty_beat_rate", "swing_ratio",
     "onset_jitter_ms", "timing_drift_corr", "velocity_spread",
-    "drum_hit_density", "drum_groove_consistency",
+    "drum_hit_density", "drum_groove_consistency", "drum_on_grid",
 )
 MEMORIZATION = ("progression_template_overlap", "drum_template_overlap")
 
@@ -66,6 +69,8 @@ def card_metrics(music: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]
         "melody_range": mp.melody_range(line),
         "motif_reuse": mp.motif_reuse(line),
         "contour_repetition": mp.contour_repetition(line),
+        "melodic_rhythm_repetition": mt.melodic_rhythm_repetition(piece, line),
+        "chord_tone_ratio": harmony["chord_tone_ratio"],
         "harmony_tone_ratio": harmony["harmony_tone_ratio"],
         "harmonic_rhythm": harmony["harmonic_rhythm"],
         "progression_plausibility": harmony["progression_plausibility"],
@@ -78,6 +83,7 @@ def card_metrics(music: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]
         "velocity_spread": _mean_spread(piece),
         "drum_hit_density": mr.drum_hit_density(piece, drums),
         "drum_groove_consistency": mr.groove_consistency(piece, drums) if drums else None,
+        "drum_on_grid": mt.drum_on_grid(piece, drums),
     }
     return {
         "metrics": {name: _round(metrics[name]) for name in BANDED},

@@ -20,6 +20,8 @@ def _candidates(chord: Chord, low: int, high: int) -> list[Voicing]:
     tones = list(chord.tones)
     if len(tones) > 4:
         del tones[2]  # the fifth adds least colour and muddies a five-note voicing
+    # Close position: tones in scale order above the root, so a ninth sits beside the root.
+    tones.sort(key=lambda pc: (pc - chord.root) % 12)
     found = []
     for rotation in range(len(tones)):
         order = tones[rotation:] + tones[:rotation]
@@ -50,7 +52,9 @@ def voice(chord: Chord, previous: Voicing | None, register: tuple[int, int]) -> 
         drift = abs(sum(option) / len(option) - center)
         if previous is None:
             return drift, option
-        return _movement(option, previous) + 0.3 * drift, option
+        # The top voice is the one heard as a line: it moves least of all.
+        top = abs(option[-1] - previous[-1])
+        return _movement(option, previous) + 0.3 * drift + 0.5 * top, option
 
     return min(options, key=cost)
 
@@ -199,10 +203,14 @@ def _velocity(plan: Plan, tick: int, level: float) -> int:
 
 
 def chord_notes(plan: Plan, rng: random.Random) -> list[Note]:
-    """The whole chord track, voice-led from chord to chord."""
+    """The whole chord track, voice-led from chord to chord, under the melody."""
     low, high = plan.style.chord_register
     shift = max(-4, min(4, plan.mood.register))
-    register = (low + shift, high + shift)
+    # The voicing stays under the middle of the melody's range, so the melody is heard over
+    # its harmony rather than inside it.
+    # Not below the style's own floor, though: that is the bass's room.
+    top = max(low + shift + 14, min(high + shift, plan.melody_tonic + 2))
+    register = (low + shift - 5, top)
     comper = _COMPERS[plan.style.comp]
     previous: Voicing | None = None
     notes: list[Note] = []

@@ -8,9 +8,10 @@ import random
 from dataclasses import dataclass
 from functools import cached_property
 
+from pipelines.midi.grammar import cadence, derive, split
 from pipelines.midi.meter import Meter
 from pipelines.midi.styles import Mood, Progression, Style
-from pipelines.midi.theory import Chord, Key, chord_from_numeral
+from pipelines.midi.theory import Chord, Key, chord_from_numeral, nearest_pitch
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Section:
 
     start_bar: int
     bars: int
-    name: str  # intro, verse, chorus or outro
+    name: str  # intro, verse, chorus, bridge or outro
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,12 @@ class Plan:
                 return section
         return self.sections[-1]
 
+    @property
+    def melody_tonic(self) -> int:
+        """The tonic the melody's degrees count from; its range runs about a fourth below to a
+        tenth above."""
+        return nearest_pitch(self.key.pc, self.style.melody_center + self.mood.register - 4)
+
     def energy_at(self, tick: int) -> float:
         bar = min(self.bars - 1, max(0, tick // self.meter.ticks_per_bar))
         return self.energy[bar]
@@ -91,7 +98,8 @@ def bar_energies(bars: int, energy: float, curve: tuple[float, ...], shift: floa
 
 
 def plan_sections(energy: tuple[float, ...]) -> tuple[Section, ...]:
-    """Cut the song into 8-bar (4 when short) sections and name them by place and energy."""
+    """Cut the song into 8-bar (4 when short) sections and name them by place and energy: intro,
+    verse, chorus, bridge (songs of five sections or more) and outro."""
     bars = len(energy)
     size = 8 if bars >= 16 else min(4, bars)
     chunks = [(start, min(size, bars - start)) for start in range(0, bars, size)]
@@ -103,6 +111,8 @@ def plan_sections(energy: tuple[float, ...]) -> tuple[Section, ...]:
             name = "intro"
         elif index == len(chunks) - 1 and len(chunks) >= 4:
             name = "outro"
+        elif index == len(chunks) - 2 and len(chunks) >= 5:
+            name = "bridge"  # a long song leaves its verse and chorus once before going home
         else:
             name = "chorus" if mean >= average + 0.04 else "verse"
         sections.append(Section(start, length, name))
@@ -110,10 +120,16 @@ def plan_sections(energy: tuple[float, ...]) -> tuple[Section, ...]:
 
 
 def _colored(token: str, mood: Mood) -> str:
-    return token + "7" if mood.color and not token[-1].isdigit() else token
+    """A colourful mood adds sevenths; a borrowed chord (bVI, bVII) takes a major seventh, which
+    stays in the key, rather than a dominant one."""
+    if not mood.color or token[-1].isdigit() or "/" in token:
+        return token
+    return token + ("maj7" if token[0] in "b#" else "7")
 
 
 def _degree(token: str) -> int:
+    if "/" in token:  # a secondary dominant sits on the degree a fifth above its target's
+        return (_degree(token.partition("/")[2]) + 3) % 7 + 1
     numeral = token.lstrip("b#")
     for name, degree in (("vii", 7), ("vi", 6), ("v", 5), ("iv", 4), ("iii", 3), ("ii", 2)):
         if numeral.lower().startswith(name):
@@ -122,7 +138,8 @@ def _degree(token: str) -> int:
 
 
 def _lay_progression(
-    key: Key, meter: Meter, mood: Mood, progression: Progression, section: Section
+    key: Key, meter: Meter, mood: Mood, progression: Progression, section: Section,
+    ending: tuple[str | None, str | None] = (None, None),
 ) -> list[ChordEvent]:
     tpb = meter.ticks_per_bar
     start, end = section.start_bar * tpb, (section.start_bar + section.bars) * tpb
@@ -130,26 +147,40 @@ def _lay_progression(
         spans = [int(progression.bars_per_chord) * tpb]
     else:
         spans = [meter.half_bar(), tpb - meter.half_bar()]
-    events, tick, index = [], start, 0
+    tokens: list[tuple[int, int, str]] = []
+    tick = start
     while tick < end:
-        token = _colored(progression.chords[index % len(progression.chords)], mood)
-        length = min(spans[index % len(spans)], end - tick)
+        length = min(spans[len(tokens) % len(spans)], end - tick)
+        tokens.append((tick, length, progression.chords[len(tokens) % len(progression.chords)]))
+        tick += length
+    seventh = sum(split(t)[1] == "7" for t in progression.chords) * 2 > len(progression.chords)
+    for back, numeral in ((2, ending[0]), (1, ending[1])):
+        if numeral is not None and len(tokens) > back:  # a section of one chord keeps it
+            at, length, _ = tokens[-back]
+            tokens[-back] = (at, length, numeral + ("7" if seventh else ""))
+    events = []
+    for tick, length, raw in tokens:
+        token = _colored(raw, mood)
         events.append(ChordEvent(tick, length, chord_from_numeral(key, token), _degree(token)))
-        tick, index = tick + length, index + 1
     return events
 
 
 def chord_timeline(
-    key: Key, meter: Meter, style: Style, mood: Mood, sections: tuple[Section, ...],
+    key: Key, meter: Meter, style: Style, genre: str, mood: Mood, sections: tuple[Section, ...],
     rng: random.Random,
 ) -> tuple[ChordEvent, ...]:
-    """Verses and choruses each get a seeded progression; the last bar comes home to the tonic."""
-    table = style.minor if key.minor_family else style.major
-    verse, chorus = rng.choice(table), rng.choice(table)
+    """Each section function gets its own progression from the style's grammar (intro and outro
+    borrow the verse's), every section but the last ends on a cadence, and the last bar comes
+    home to the tonic."""
+    minor = key.minor_family
+    verse = derive(style, genre, minor, rng)
+    own = {"verse": verse, "chorus": derive(style, genre, minor, rng, avoid=verse, borrow=True)}
+    own["bridge"] = derive(style, genre, minor, rng, avoid=verse, borrow=True)
     events: list[ChordEvent] = []
-    for section in sections:
-        progression = chorus if section.name == "chorus" else verse
-        events.extend(_lay_progression(key, meter, mood, progression, section))
+    for index, section in enumerate(sections):
+        progression = own.get(section.name, verse)
+        ending = cadence(genre, minor, rng) if index + 1 < len(sections) else (None, None)
+        events.extend(_lay_progression(key, meter, mood, progression, section, ending))
     total = sum(s.bars for s in sections) * meter.ticks_per_bar
     if total > meter.ticks_per_bar:
         last_bar = total - meter.ticks_per_bar

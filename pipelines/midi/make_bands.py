@@ -43,6 +43,7 @@ CORPUS_SOURCES = {
     "contour_repetition": BOTH, "harmony_tone_ratio": CHORALES_ONLY,
     "harmonic_rhythm": CHORALES_ONLY, "progression_plausibility": CHORALES_ONLY,
     "groove_consistency": BOTH, "syncopation": BOTH, "empty_beat_rate": BOTH,
+    "melodic_rhythm_repetition": BOTH, "chord_tone_ratio": CHORALES_ONLY,
 }
 # Chorales change chord on nearly every beat, popular styles far less often: the band joins the
 # chorale band with the popular-music span of one chord per two bars to two chords per bar.
@@ -69,6 +70,10 @@ REASONED: dict[str, tuple[tuple[float, float], str]] = {
     "drum_groove_consistency": ((0.75, 1.0), "reasoning: a groove repeats bar to bar; a fill or "
                                 "variation every fourth bar changes at most about a quarter of the "
                                 "sixteenth grid on average; no offline corpus has drums"),
+    "drum_on_grid": ((0.85, 1.0), "reasoning: onsets within 15 ms of the (swung) grid are heard as "
+                     "in time (order threshold near 20 ms, Hirsh 1959); a drummer's hits mostly sit "
+                     "within that, with a few pushed or dragged on purpose; when more than about one "
+                     "in seven sits further off, the groove sounds loose. No offline corpus has drums"),
 }
 
 
@@ -184,6 +189,43 @@ def build_bands(pieces: dict[str, list[bytes]]) -> dict[str, Any]:
     return document
 
 
+def memorization_band(pieces: dict[str, list[bytes]]) -> dict[str, Any]:
+    """How much two real pieces of one corpus share (metrics_diversity): the central 95% of the
+    pairwise overlap between band chorales, and between folk songs of one collection, for the
+    melody, the progression (chorales only: folk songs have no harmony) and their mean. A
+    generator's seeds of one style that share more than that are one song re-voiced."""
+    import itertools
+
+    from pipelines.midi.canonical import midi_to_music
+    from pipelines.midi.metrics_diversity import fingerprint, overlap
+
+    groups = [pieces["chorales"]] + [pieces["folk"][i:i + FOLK_PER_FILE]
+                                     for i in range(0, len(pieces["folk"]), FOLK_PER_FILE)]
+    values: dict[str, list[float]] = {"melody": [], "progression": [], "overlap": []}
+    for group in groups:
+        prints = [fingerprint(midi_to_music(data)) for data in group]
+        for a, b in itertools.combinations(prints, 2):
+            found = {what: overlap(a[what], b[what]) for what in ("melody", "progression")}
+            for what, value in found.items():
+                if value is not None:
+                    values[what].append(value)
+            both = [v for v in found.values() if v is not None]
+            if both:
+                values["overlap"].append(statistics.fmean(both))
+    out = {}
+    for what, name in (("melody", "melody_overlap"), ("progression", "progression_overlap"),
+                       ("overlap", "cross_piece_overlap")):
+        pooled = values[what]
+        out[name] = {
+            "band": [round(percentile(pooled, 2.5), 4), round(percentile(pooled, 97.5), 4)],
+            "median": round(statistics.median(pooled), 4), "n": len(pooled),
+            "source": f"{'chorales' if what == 'progression' else 'chorales + folk'}: 2.5-97.5th "
+                      f"percentile of the {what} 4-gram overlap of {len(pooled)} pairs of real pieces "
+                      "(chorale pairs; folk pairs within a collection); a style's mean over the pairs "
+                      "of its seeds must stay under the top"}
+    return out
+
+
 def held_out_fraction(pieces: list[bytes], bands: dict[str, Any]) -> float:
     """Mean share of metrics inside the bands for chorales the bands were not measured on."""
     fractions = [report_midi(data, bands)["bands_inside_fraction"] for data in pieces]
@@ -203,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                            f"{', '.join(FOLK_FILES)}"},
         "band": "central 95% (2.5th-97.5th percentile) of per-piece values",
         **build_bands(pieces),
+        "memorization": memorization_band(pieces),
     }
     document["held_out_chorales_inside_fraction"] = round(held_out_fraction(pieces["table"],
                                                                             document), 4)
@@ -210,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in BANDED:
         spec = document["metrics"][name]
         print(f"{name:26} [{spec['band'][0]:8.3f}, {spec['band'][1]:8.3f}]  {spec['source'][:60]}")
+    for name, memo in document["memorization"].items():
+        print(f"{name:26} [{memo['band'][0]:8.3f}, {memo['band'][1]:8.3f}]  memorization")
     print(f"held-out chorales inside bands: {document['held_out_chorales_inside_fraction']}")
     return 0
 

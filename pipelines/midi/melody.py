@@ -1,8 +1,12 @@
 """The melody: periods of two 4-bar phrases built from two motifs, cadencing home every 8 bars.
 
 An antecedent phrase states motif A, varies it, brings motif B and rests on a non-tonic chord
-tone; the consequent repeats the opening and cadences to the tonic. Choruses lead with B,
-sit higher and add passing tones. Strong beats are pulled onto chord tones.
+tone; the consequent repeats the opening and cadences to the tonic. Choruses lead with B, sit
+higher and add passing tones; a bridge sits lower and opens with B in longer notes. Chord tones
+are the tones of the harmony the accompaniment actually sounds below the melody at each onset
+(sounding.py), not the chord symbol: so the voicing, the pushes of the comping and the bass
+agree with the melody. Accented beats take chord tones; a non-chord tone elsewhere must be a
+passing or neighbour tone, moving by step from a chord tone and on to one.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ import random
 from dataclasses import dataclass
 
 from pipelines.midi.form import Plan
-from pipelines.midi.motif import HIGH_DEGREE, LOW_DEGREE, Motif, make_motif, vary, walk_degrees
+from pipelines.midi.humanize import swing_notes, swing_unit, swung_tick
+from pipelines.midi.motif import HIGH_DEGREE, LOW_DEGREE, VARIATIONS, Motif, make_motif, vary, walk_degrees
 from pipelines.midi.score import Note
 from pipelines.midi.seeds import stream
-from pipelines.midi.theory import nearest_pitch
+from pipelines.midi.sounding import LOOKAHEAD_MS, Sounding, is_chord_tone
 
 Placed = tuple[int, int, int]  # tick, duration, scale degree
 # Accented beats take chord tones; a weaker beat may hold a non-chord tone only when it is reached
@@ -32,18 +37,29 @@ class Phrase:
 class Tune:
     """Degree arithmetic for one plan: scale degree <-> MIDI pitch, chord tones by tick."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, accompaniment: list[Note]) -> None:
         self.plan = plan
-        center = plan.style.melody_center + plan.mood.register
-        self.tonic = nearest_pitch(plan.key.pc, center - 4)
+        # Heard as swung: the melody's onsets and the accompaniment move the same way.
+        self.unit = swing_unit(plan)
+        self.harmony = Sounding(swing_notes(accompaniment, plan.swing, self.unit))
+        self.lookahead = round(LOOKAHEAD_MS * 480 * plan.tempo_bpm / 60000.0)
+        self.tonic = plan.melody_tonic
 
     def pitch(self, degree: int) -> int:
         octave, index = divmod(degree, 7)
         return self.tonic + 12 * octave + self.plan.key.steps[index]
 
+    def is_chord_tone(self, tick: int, degree: int) -> bool:
+        """Whether the degree is a tone of the harmony sounding below it at `tick` (the symbol's
+        tones if nothing sounds below: a gap in the comping)."""
+        pitch = self.pitch(degree)
+        below = self.harmony.below(swung_tick(tick, self.plan.swing, self.unit) + self.lookahead, pitch)
+        if not below:
+            return pitch % 12 in self.plan.chord_at(tick).chord.tones
+        return is_chord_tone(pitch % 12, below)
+
     def chord_degrees(self, tick: int, exclude_tonic: bool = False) -> list[int]:
-        tones = self.plan.chord_at(tick).chord.tones
-        found = [d for d in range(LOW_DEGREE, HIGH_DEGREE + 1) if self.pitch(d) % 12 in tones]
+        found = [d for d in range(LOW_DEGREE, HIGH_DEGREE + 1) if self.is_chord_tone(tick, d)]
         if exclude_tonic:
             found = [d for d in found if d % 7] or found
         return found or [0]
@@ -94,8 +110,10 @@ def _fit(tune: Tune, tick: int, degree: int, previous: int | None, leap: int) ->
     """The chord tone nearest `degree`, avoiding a repeat and not continuing a leap."""
     def cost(option: int) -> tuple[float, int]:
         penalty = 0.5 if option == previous else 0.0
-        if leap and previous is not None and (option - previous) * leap > 0:
-            penalty += 1.0
+        if previous is not None:
+            penalty += 0.4 * max(0, abs(option - previous) - 2)  # beyond a third is a leap
+            if leap and (option - previous) * leap > 0:
+                penalty += 1.0
         return abs(option - degree) + penalty, option
 
     return min(tune.chord_degrees(tick), key=cost)
@@ -141,12 +159,67 @@ def _passing(placed: list[Placed], tune: Tune, grid: int) -> list[Placed]:
     return out
 
 
+def _embellishing(tune: Tune, placed: list[Placed], index: int) -> bool:
+    """A passing or neighbour tone off the accented beats (weak beats included, as in chorales):
+    reached by step from a chord tone and left by step to one."""
+    tick, duration, degree = placed[index]
+    if index + 1 >= len(placed):
+        return False
+    after_tick, _, after = placed[index + 1]
+    resolves = abs(after - degree) == 1 and tune.is_chord_tone(after_tick, after)
+    if tune.plan.meter.strength(tick % tune.plan.meter.ticks_per_bar) >= ACCENT:
+        # An appoggiatura or suspension: an accented dissonance resolving by step at once.
+        return resolves and after_tick - tick - duration <= 20
+    if index == 0:
+        return False
+    before_tick, _, before = placed[index - 1]
+    return abs(degree - before) == 1 and resolves and tune.is_chord_tone(before_tick, before)
+
+
+def _appoggiatura(tune: Tune, placed: list[Placed]) -> list[Placed]:
+    """The first accented long note of a bar leans on the step above and resolves down to it:
+    an appoggiatura, or a suspension when the note before already held that step."""
+    meter, grid = tune.plan.meter, tune.plan.style.melody_grid
+    for index, (tick, duration, degree) in enumerate(placed):
+        accented = meter.strength(tick % meter.ticks_per_bar) >= ACCENT
+        if accented and duration >= 2 * grid - 10 and degree + 1 <= HIGH_DEGREE:
+            if tune.is_chord_tone(tick, degree + 1):
+                continue  # the step above is consonant here: no dissonance to lean on
+            lean = (tick, grid - 10, degree + 1)
+            resolution = (tick + grid, duration - grid, degree)
+            return placed[:index] + [lean, resolution] + placed[index + 1:]
+    return placed
+
+
+def _fit_harmony(tune: Tune, placed: list[Placed]) -> list[Placed]:
+    """Every non-chord tone that is no passing or neighbour tone moves to the nearest chord tone."""
+    out = list(placed)
+    for index, (tick, duration, degree) in enumerate(out):
+        if tune.is_chord_tone(tick, degree) or _embellishing(tune, out, index):
+            continue
+        previous = out[index - 1][2] if index else degree
+        out[index] = (tick, duration, _smooth_fit(tune, tick, degree, previous))
+    return out
+
+
+def _smooth_fit(tune: Tune, tick: int, degree: int, previous: int) -> int:
+    """The chord tone nearest `degree` that leaps least from the previous note."""
+    def cost(option: int) -> tuple[float, int]:
+        leap = max(0, abs(option - previous) - 2)  # a third is still a step in a tune's line
+        return abs(option - degree) + 0.8 * leap + (0.3 if option == previous else 0.0), option
+
+    return min(tune.chord_degrees(tick), key=cost)
+
+
 def _phrase(tune: Tune, motifs: tuple[Motif, Motif], phrase: Phrase, previous: int,
             base: int) -> list[Placed]:
     plan = tune.plan
-    kind = "chorus" if plan.section_of(phrase.start_bar).name == "chorus" else "verse"
+    name = plan.section_of(phrase.start_bar).name
+    kind = name if name in ("chorus", "bridge") else "verse"
     first, second = motifs if kind == "verse" else (motifs[1], motifs[0])
-    lift = 2 if kind == "chorus" else 0
+    if kind == "bridge":  # the contrast: lower, and the motif in longer notes
+        first = vary(first, "augment", plan.style.melody_grid)
+    lift = {"chorus": 2, "bridge": -1}.get(kind, 0)
     span_bars = plan.style.motif_bars if phrase.bars % plan.style.motif_bars == 0 else 1
     slots, tpb, placed = phrase.bars // span_bars, plan.meter.ticks_per_bar, []
     for slot in range(slots):
@@ -161,11 +234,12 @@ def _phrase(tune: Tune, motifs: tuple[Motif, Motif], phrase: Phrase, previous: i
             degree = rng.choice([d for d in tune.chord_degrees(start) if lift <= d <= 4 + lift]
                                 or [lift])
         else:
-            variation = rng.choice(("repeat", "sequence", "displace", "invert"))
+            variation = rng.choice(VARIATIONS)
             motif = vary(motif, variation, plan.style.melody_grid)
             shifted = previous + (rng.choice((-2, 2)) if variation == "sequence" else 0)
             degree = tune.nearest_chord_degree(start, shifted)
         notes = _place(tune, motif, start, degree)
+        notes = _appoggiatura(tune, notes)  # each statement leans into the harmony once
         if kind == "chorus" and plan.energy[phrase.start_bar] >= 0.55:
             notes = _passing(notes, tune, plan.style.melody_grid)
         placed += notes
@@ -173,17 +247,32 @@ def _phrase(tune: Tune, motifs: tuple[Motif, Motif], phrase: Phrase, previous: i
     return placed
 
 
-def melody_notes(plan: Plan, rng: random.Random) -> list[Note]:
-    """The whole melody; intros are left to the band."""
-    tune = Tune(plan)
+def _released(plan: Plan, placed: list[Placed]) -> list[Placed]:
+    """A note struck off the beat is let go before the next stronger position rather than tied
+    over it: the phrasing of a sung line, and the card's syncopation stays where songs keep it."""
+    meter, grid, out = plan.meter, plan.style.melody_grid, []
+    tpb = meter.ticks_per_bar
+    for tick, duration, degree in placed:
+        offset, own = tick % tpb, meter.strength(tick % tpb)
+        stronger = next((p for p in range(offset + grid, offset + duration, grid)
+                         if meter.strength(p % tpb) > own), None)
+        if stronger is not None and own < ACCENT:
+            duration = max(grid // 2, stronger - offset - 10)
+        out.append((tick, duration, degree))
+    return out
+
+
+def melody_notes(plan: Plan, rng: random.Random, accompaniment: list[Note]) -> list[Note]:
+    """The whole melody over the accompaniment as written; intros are left to the band."""
+    tune = Tune(plan, accompaniment)
     motifs = (make_motif(plan, rng), make_motif(plan, rng))
     base, previous, notes = rng.getrandbits(32), 2, []
     for phrase in phrases(plan):
         if plan.section_of(phrase.start_bar).name == "intro":
             continue
-        placed = _phrase(tune, motifs, phrase, previous, base)
+        placed = _fit_harmony(tune, _phrase(tune, motifs, phrase, previous, base))
         previous = placed[-1][2] if placed else previous
-        for tick, duration, degree in placed:
+        for tick, duration, degree in _released(plan, placed):
             strong = plan.meter.strength(tick % plan.meter.ticks_per_bar) >= 0.6
             velocity = (64 + 44 * plan.energy_at(tick) + plan.mood.velocity) * (1.0 if strong
                                                                                  else 0.88)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pipelines.midi.form import Plan
 
-LOW_DEGREE, HIGH_DEGREE = -3, 8  # scale degrees around the tonic: about an octave and a half
+LOW_DEGREE, HIGH_DEGREE = -2, 7  # scale degrees around the tonic: a sixth below to the octave
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,19 @@ def make_motif(plan: Plan, rng: random.Random) -> Motif:
     return Motif(tuple(rhythm), tuple(_steps(len(rhythm) - 1, rng)), span)
 
 
+# How often a phrase makes each variation of its motif: mostly it comes back as it was or
+# moved in pitch (a sequence), so its rhythm is heard again; now and then changed in time.
+VARIATIONS = ("repeat", "repeat", "sequence", "sequence", "sequence", "invert", "displace", "augment")
+
+
 def vary(motif: Motif, variation: str, grid: int) -> Motif:
-    """Inversion flips the contour; displacement moves the rhythm one grid step later."""
+    """Inversion flips the contour; displacement moves the rhythm one grid step later;
+    augmentation doubles the durations of the motif's first half to fill the span."""
+    if variation == "augment":
+        longer = [(2 * t, 2 * d) for t, d in motif.rhythm if 2 * t < motif.span]
+        if len(longer) >= 2:
+            longer = [(t, min(d, motif.span - t)) for t, d in longer]
+            return Motif(tuple(longer), motif.steps[:len(longer) - 1], motif.span)
     if variation == "invert":
         return Motif(motif.rhythm, tuple(-s for s in motif.steps), motif.span)
     if variation == "displace":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from pipelines.midi.meter import PPQ, Meter
@@ -84,11 +85,11 @@ class Piece:
     def __post_init__(self) -> None:
         self._bar_starts = [b.start for b in self.bars]
 
-    @property
+    @cached_property
     def pitched(self) -> list[Note]:
         return sorted(n for role in PITCHED_ROLES for n in self.parts.get(role, []))
 
-    @property
+    @cached_property
     def accompaniment(self) -> list[Note]:
         return sorted(n for role in ("chords", "bass") for n in self.parts.get(role, []))
 

@@ -91,7 +91,7 @@ def make_plan(params: MusicParams, seed: int) -> Plan:
     style, mood = STYLES[params.genre], MOOD_TABLE[params.mood]
     energy = bar_energies(params.bars, params.energy, tuple(params.energy_curve), mood.energy)
     sections = plan_sections(energy)
-    chords = chord_timeline(key, meter, style, mood, sections, stream(seed, "harmony"))
+    chords = chord_timeline(key, meter, style, params.genre, mood, sections, stream(seed, "harmony"))
     swing = params.swing if params.swing is not None else default_swing(style, params.tempo_bpm)
     return Plan(key=key, meter=meter, style=style, mood=mood, bars=params.bars,
                 tempo_bpm=params.tempo_bpm, swing=swing, humanize_ms=params.humanize_ms,
@@ -99,12 +99,15 @@ def make_plan(params: MusicParams, seed: int) -> Plan:
 
 
 def write_parts(plan: Plan, seed: int, roles: tuple[str, ...]) -> dict[str, list[Note]]:
-    """Each requested part from its own stream, so dropping one part leaves the others as-is."""
+    """Each requested part from its own stream, so dropping one part leaves the others as-is. The
+    chords and bass are always written, since the melody is fitted to what they sound."""
     hits = groove(plan, stream(seed, "groove"))
+    comp = chord_notes(plan, stream(seed, "chords"))
+    bass = bass_notes(plan, hits, stream(seed, "bass"))
     writers: dict[str, Callable[[], list[Note]]] = {
-        "melody": lambda: melody_notes(plan, stream(seed, "melody")),
-        "chords": lambda: chord_notes(plan, stream(seed, "chords")),
-        "bass": lambda: bass_notes(plan, hits, stream(seed, "bass")),
+        "melody": lambda: melody_notes(plan, stream(seed, "melody"), comp + bass),
+        "chords": lambda: comp,
+        "bass": lambda: bass,
         "drums": lambda: drum_notes(plan, hits),
     }
     parts = {}

@@ -6,7 +6,6 @@ measured on real music. Works on canonical JSON (report_music) and on any MIDI f
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import statistics
 import sys
@@ -17,8 +16,7 @@ from pipelines.errors import PipelineError
 from pipelines.midi.bands import check_bands, inside_fraction, load_bands
 from pipelines.midi.canonical import midi_to_music, song_ticks
 from pipelines.midi.card import BANDED, card_metrics
-from pipelines.midi.meter import Meter
-from pipelines.midi.theory import Key, chord_pitch_classes
+from pipelines.midi.theory import Key
 
 
 def _part_stats(notes: list[dict[str, int]]) -> dict[str, Any]:
@@ -46,42 +44,6 @@ def _duration_s(music: dict[str, Any], end: int) -> float:
     return round(seconds, 3)
 
 
-def _strong_beats(music: dict[str, Any], tick: int) -> tuple[bool, int]:
-    """Whether `tick` is within a 32nd of a felt beat (humanized timing), and that beat."""
-    ppq = music["ppq"]
-    sigs = sorted(music["time_signature_map"], key=lambda s: s["tick"]) or [
-        {"tick": 0, "numerator": 4, "denominator": 4}]
-    earlier = [s for s in sigs if s["tick"] <= tick]
-    sig = earlier[-1] if earlier else sigs[0]
-    meter = Meter(sig["numerator"], sig["denominator"])
-    scale = ppq / 480
-    bar = round(meter.ticks_per_bar * scale)
-    offset = (tick - sig["tick"]) % bar
-    for start in [*meter.strong_offsets(), meter.ticks_per_bar]:
-        beat = round(start * scale)
-        if abs(offset - beat) <= ppq // 8:
-            return True, tick - offset + beat
-    return False, tick
-
-
-def _chord_tone_ratio(music: dict[str, Any]) -> float | None:
-    chords = sorted(music.get("chords") or [], key=lambda c: c["tick"])
-    melody = [n for t in music["tracks"] if t["role"] == "melody" for n in t["notes"]]
-    key = Key.named(music.get("key"), music.get("mode"))
-    if not chords or not melody or key is None:
-        return None
-    starts = [c["tick"] for c in chords]
-    hits = total = 0
-    for note in melody:
-        strong, beat = _strong_beats(music, note["tick"])
-        chord = chords[max(0, bisect.bisect_right(starts, beat) - 1)]
-        if not strong or not chord["tick"] <= beat < chord["tick"] + chord["duration"]:
-            continue
-        total += 1
-        hits += note["pitch"] % 12 in chord_pitch_classes(chord["symbol"])
-    return round(hits / total, 4) if total else None
-
-
 def report_music(music: dict[str, Any], bands: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report card: the basic figures, the metrics, per-part metrics, memorization figures
     and the band checks with a warning per metric outside its band. Deterministic and
@@ -89,8 +51,9 @@ def report_music(music: dict[str, Any], bands: dict[str, Any] | None = None) -> 
     bands = load_bands() if bands is None else bands
     card = card_metrics(music, bands.get("progression_table", {}))
     checks, warnings = check_bands(card["metrics"], bands)
-    return {**basic_report(music), **card, "bands": checks, "warnings": warnings,
-            "bands_inside_fraction": inside_fraction(checks)}
+    # The chord-tone ratio is what sounds (metrics_harmony): the card's headline figure too.
+    return {**basic_report(music), "chord_tone_ratio": card["metrics"]["chord_tone_ratio"], **card,
+            "bands": checks, "warnings": warnings, "bands_inside_fraction": inside_fraction(checks)}
 
 
 def report_midi(data: bytes, bands: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -117,7 +80,6 @@ def basic_report(music: dict[str, Any]) -> dict[str, Any]:
         "duration_s": _duration_s(music, max(end, last)),
         "notes_total": sum(len(notes) for notes in roles.values()),
         "in_key_ratio": in_key,
-        "chord_tone_ratio": _chord_tone_ratio(music),
         "key": music.get("key"),
         "mode": music.get("mode"),
     }

@@ -145,8 +145,11 @@ def chord_from_numeral(key: Key, token: str) -> Chord:
 
     Unaltered numerals take their quality from the mode (stacked scale thirds), so every mode
     stays in key; only an upper-case V in minor borrows the harmonic-minor leading tone, and a
-    flat/sharp numeral (bVII) takes its quality from its case.
+    flat/sharp numeral (bVII) takes its quality from its case. 'V7/x' (or 'V/x') is the
+    secondary dominant of x: a major triad (with a minor seventh) a fifth above x's root.
     """
+    if "/" in token:
+        return _secondary_dominant(key, token)
     match = _NUMERAL.match(token.strip())
     if match is None or match.group(3) not in CHORD_SUFFIXES:
         raise ValueError(f"bad roman numeral {token!r}")
@@ -163,6 +166,16 @@ def chord_from_numeral(key: Key, token: str) -> Chord:
     intervals = _apply_suffix(key, degree, suffix, third, fifth, seventh)
     tones = tuple((root + iv) % 12 for iv in intervals)
     return Chord(root=root, tones=tones, symbol=chord_symbol(key, root, intervals))
+
+
+def _secondary_dominant(key: Key, token: str) -> Chord:
+    dominant, _, target = token.strip().partition("/")
+    if dominant not in ("V", "V7"):
+        raise ValueError(f"bad roman numeral {token!r}")
+    root = (chord_from_numeral(key, target).root + 7) % 12
+    intervals = (0, 4, 7, 10) if dominant == "V7" else (0, 4, 7)
+    return Chord(root=root, tones=tuple((root + i) % 12 for i in intervals),
+                 symbol=chord_symbol(key, root, intervals))
 
 
 def _apply_suffix(
