@@ -21,8 +21,7 @@ from jobs.errors import BadJobSpec, ConfigError, FarmError
 from jobs.flower import check_flower, flower_url
 from jobs.home import CLI_DB_RETRY_S, ensure_home, open_catalog
 from jobs.kinds import TAGS
-from jobs.processes import (start_child, start_worker, stop_on_signals, stop_processes,
-                            wait_for_workers)
+from jobs.processes import start_child, start_worker, stop_on_signals, stop_processes, wait_for_workers
 from jobs.reconcile import reconcile_once
 from storage.errors import StorageError
 

@@ -30,8 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from jobs.config import FarmSettings, WatchFolder
-from jobs.drop_results import (ERROR_SUFFIX, RESULT_SUFFIX, error_text, free_name, link_into,
-                               move_into, result_text, same_file, split_name, write_whole)
+from jobs.drop_results import (
+    ERROR_SUFFIX,
+    RESULT_SUFFIX,
+    error_text,
+    free_name,
+    link_into,
+    move_into,
+    result_text,
+    same_file,
+    split_name,
+    write_whole,
+)
 from jobs.drops import Submitted, is_drop_name, read_drop, submit_drop
 from jobs.errors import ConfigError, FarmError
 from jobs.kinds import KINDS

@@ -58,7 +58,7 @@ def test_every_farm_command_is_a_real_subcommand_with_valid_options(compose) -> 
     services = farm_services(compose)
     assert {"worker-midi", "worker-llm", "worker-image", "worker-audio", "watcher", "flower",
             "reconciler"} <= set(services)
-    for name, service in services.items():
+    for service in services.values():
         parse_farm_command(service["command"])
         check = service["healthcheck"]["test"]
         if check[1] == "farm":
