@@ -23,26 +23,10 @@ from jobs.home import CLI_DB_RETRY_S, ensure_home, open_catalog
 from jobs.kinds import TAGS
 from jobs.processes import start_child, start_worker, stop_on_signals, stop_processes, wait_for_workers
 from jobs.reconcile import reconcile_once
+from jobs.trouble import Trouble
 from storage.errors import StorageError
 
 MAX_PAUSE_S = 30.0
-
-
-class _Trouble:
-    """What the loop says about a failing step: once when it starts, once when it ends."""
-
-    def __init__(self, say: Callable[[str], None]) -> None:
-        self.say, self.current = say, ""
-
-    def failed(self, what: str) -> None:
-        if what != self.current:
-            self.say(f"farm up: {what}; retrying (running jobs keep their place)")
-            self.current = what
-
-    def cleared(self) -> None:
-        if self.current:
-            self.say("farm up: working again")
-            self.current = ""
 
 
 def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None],
@@ -107,7 +91,8 @@ def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
     (workers, watcher, Flower) running, and reconcile; trouble is said once and backed off
     from, never fatal."""
     every = min(settings.reconcile_every_s, 5.0)
-    trouble, pause = _Trouble(say), every
+    trouble = Trouble(say, "farm up", "retrying (running jobs keep their place)")
+    pause = every
     while not stop.is_set():
         restarted = False
         try:

@@ -45,6 +45,7 @@ from jobs.drop_results import (
 from jobs.drops import Submitted, is_drop_name, read_drop, submit_drop
 from jobs.errors import ConfigError, FarmError
 from jobs.kinds import KINDS
+from jobs.trouble import Trouble
 from storage.errors import StorageError, StoreCorrupt, StoreWriteFailed
 from storage.states import JobState
 
@@ -72,7 +73,7 @@ class Watcher:
         self.pending: dict[Path, _Pending] = {}
         self.wake = threading.Event()
         self.leases = False  # whether open-for-writing can be told (Linux leases, main thread)
-        self._trouble = ""
+        self.trouble = Trouble(say, "farm watch", "drops stay where they are and are tried again")
         self._next_look = 0.0
 
     def run(self, stop: threading.Event) -> None:
@@ -139,7 +140,7 @@ class Watcher:
         except FileNotFoundError:
             return  # moved away meanwhile
         except OSError as exc:
-            self._farm_trouble(f"cannot move {entry.name!r} into processing/: {exc.strerror or exc}")
+            self.trouble.failed(f"cannot move {entry.name!r} into processing/: {exc.strerror or exc}")
             return
         self._submit(folder, taken, entry.name)
 
@@ -162,7 +163,7 @@ class Watcher:
             submitted = submit_drop(self.settings, folder, dropped_as, data)
         except (FarmError, StorageError) as exc:
             if _is_farm_trouble(exc):  # not the drop's fault: it stays, and is tried again
-                self._farm_trouble(str(exc))
+                self.trouble.failed(str(exc))
             else:
                 self._fail(folder, path, dropped_as, str(exc))
             return
@@ -171,7 +172,7 @@ class Watcher:
             self._fail(folder, path, dropped_as, f"the watcher could not take it "
                        f"({type(exc).__name__}: {exc}); this is a bug of the farm's")
             return
-        self._cleared()
+        self.trouble.cleared()
         pending = _Pending(folder, path, dropped_as, hashlib.sha256(data).hexdigest(), submitted)
         self.pending[path] = pending
         made = "submitted" if submitted.created else "already known"
@@ -189,7 +190,7 @@ class Watcher:
         try:
             rows = {row.id: row for row in open_reader(self.settings).jobs_by_ids(ids)}
         except StorageError as exc:
-            self._farm_trouble(str(exc))
+            self.trouble.failed(str(exc))
             return
         for pending in list(self.pending.values()):
             jobs = [rows.get(job_id) for job_id in pending.submitted.jobs.values()]
@@ -213,7 +214,7 @@ class Watcher:
                                        pending.submitted.jobs))
             _unlink_twin(pending.path, where / f"{stem}{split_name(pending.path.name)[1]}")
         except (OSError, StoreWriteFailed) as exc:
-            self._farm_trouble(f"cannot finish {pending.dropped_as!r}: {exc}")
+            self.trouble.failed(f"cannot finish {pending.dropped_as!r}: {exc}")
             return
         del self.pending[pending.path]
         self.say(f"{pending.dropped_as!r}: {'done' if ok else 'failed'} -> {where / stem}")
@@ -256,7 +257,7 @@ class Watcher:
             write_whole(where / f"{stem}{ERROR_SUFFIX}", error_text(what, dropped_as))
             _unlink_twin(path, target)
         except OSError as exc:
-            self._farm_trouble(f"cannot move {dropped_as!r} into failed/: {exc.strerror or exc}")
+            self.trouble.failed(f"cannot move {dropped_as!r} into failed/: {exc.strerror or exc}")
             return
         self.pending.pop(path, None)
         self.say(f"{dropped_as!r}: failed -> {where / stem}{ERROR_SUFFIX}: {what}")
@@ -266,16 +267,6 @@ class Watcher:
     def _pause(self) -> float:
         until_look = max(0.0, self._next_look - time.monotonic())
         return min(until_look, POLL_S) if self.pending else until_look
-
-    def _farm_trouble(self, what: str) -> None:
-        if what != self._trouble:
-            self.say(f"farm watch: {what}; drops stay where they are and are tried again")
-            self._trouble = what
-
-    def _cleared(self) -> None:
-        if self._trouble:
-            self.say("farm watch: working again")
-            self._trouble = ""
 
     def _use_leases(self) -> None:
         """Open-for-writing is told by a read lease; a writer that opens the file while the

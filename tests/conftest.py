@@ -84,6 +84,21 @@ def farm_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def farm_process(farm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+                 ) -> Iterator[dict[str, str]]:
+    """This process as a `farm` command of the test farm (its environment and umask restored)."""
+    for name in [k for k in os.environ if k.startswith("FARM_") or k == "REDIS_URL"]:
+        monkeypatch.delenv(name)
+    for name, value in farm_env.items():
+        if name.startswith("FARM_") or name == "REDIS_URL":
+            monkeypatch.setenv(name, value)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield farm_env
+    os.umask(umask)
+
+
 def farm(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the real `farm` CLI in a subprocess."""
     return subprocess.run([sys.executable, "-m", "jobs.cli", *args], env=env, cwd=REPO,

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,20 +26,6 @@ text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
 values = st.one_of(text, st.integers(-10**12, 10**12).map(str), st.floats().map(str),
                    st.lists(st.integers(-5, 600), max_size=6).map(str),
                    st.sampled_from(["", "[", "{a: 1}", "&x 1", "*x", "null", "1e999", "-1"]))
-
-
-@pytest.fixture
-def farm_process(farm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """This process as a `farm` command of the test farm (its environment and umask restored)."""
-    for name in [k for k in os.environ if k.startswith("FARM_") or k == "REDIS_URL"]:
-        monkeypatch.delenv(name)
-    for name, value in farm_env.items():
-        if name.startswith("FARM_") or name == "REDIS_URL":
-            monkeypatch.setenv(name, value)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    yield farm_env
-    os.umask(umask)
 
 
 def run_farm(*args: str) -> tuple[int, str]:

@@ -52,14 +52,9 @@ drops = st.lists(st.tuples(names, contents, st.sampled_from(["file", "file", "fi
 
 
 @pytest.fixture
-def watch_process(farm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in [k for k in os.environ if k.startswith("FARM_") or k == "REDIS_URL"]:
-        monkeypatch.delenv(name)
-    for name, value in farm_env.items():
-        if name.startswith("FARM_") or name == "REDIS_URL":
-            monkeypatch.setenv(name, value)
+def watch_process(farm_process: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("FARM_WATCH_SETTLE_S", "0")
-    return farm_env
+    return farm_process
 
 
 def make(path: Path, content: bytes, how: str, outside: Path) -> bool:
@@ -90,7 +85,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
 def test_every_drop_ends_beside_a_sidecar_and_nothing_outside_is_touched(
         watch_process, start_worker, tmp_path, batch) -> None:
     if not hasattr(test_every_drop_ends_beside_a_sidecar_and_nothing_outside_is_touched, "w"):
-        start_worker("midi,llm")  # once for all examples (an intent is rendered by rules)
+        start_worker("midi,llm,image,audio")  # once for all examples; intents by rules
         test_every_drop_ends_beside_a_sidecar_and_nothing_outside_is_touched.w = True
     outside = tmp_path / "outside"
     if not outside.exists():
