@@ -253,6 +253,15 @@ def test_block_chords_changing_every_beat_still_read_beat_by_beat() -> None:
     assert _progression(music) == ["0M", "5M", "7M", "0M"]
 
 
+def test_a_walking_bass_approach_note_under_sparse_comping_starts_no_chord() -> None:
+    # C stabs on beats one and three over a bass walking C E G C#, the C# leading to the Dm bar.
+    stabs = [(bar * 1920 + beat * 480, 240, p) for bar, shape in enumerate(((60, 64, 67), (62, 65, 69)))
+             for beat in (0, 2) for p in shape]
+    walk = [(i * 480, 460, p) for i, p in enumerate((48, 52, 55, 49, 50, 53, 57, 50))]
+    music = piece([track("chords", stabs, channel=1), track("bass", walk, channel=2)], bars=2)
+    assert _progression(music) == ["0M", "2m"]
+
+
 @pytest.mark.parametrize("genre", ["ballad", "folk", "house", "lofi"])
 def test_the_estimated_progression_is_the_one_the_generator_played(genre: str) -> None:
     music = MidiPipeline()(MidiRequest(genre=genre, seed=3, bars=16)).music

@@ -5,7 +5,8 @@ tone or two of it, and a bass walking root-fifth as one harmony over its root. S
 the felt beats are segmented into harmonies: every split of the bar into runs of beats is scored
 by how well one triad template explains each run's duration-weighted pitch classes (Fujishima 1999;
 Harte & Sandler 2005), the bass sounding at the run's onset favoured as the root (figured-bass
-practice), and each extra chord in the bar costs a fraction of a beat's weight: the simplest
+practice), a beat sounding one pitch class alone (a walking bass's approach note) starts no new
+chord, and each extra chord in the bar costs a fraction of a beat's weight: the simplest
 harmony that explains the notes wins (segmentation as in Pardo & Birmingham, "Algorithms for
 Chordal Analysis", Computer Music Journal 2002). Chorales, whose four voices move to a new triad
 on nearly every beat, still read beat by beat: there a new chord explains far more than it costs.
@@ -74,6 +75,8 @@ def segment_bar(cells: list[Cell]) -> list[Chord | None]:
     for end in range(1, count + 1):
         options = []
         for start in range(end):
+            if start and sum(w > 0 for w in cells[start][0]) < 2:
+                continue  # a lone note (a walking bass, an arpeggio's tone) passes; it starts no chord
             score, chord = _run(cells[start:end])
             before, chords = best[start]
             options.append((before + score - cost, start, chords + [chord] * (end - start)))
