@@ -12,6 +12,7 @@ import statistics
 import pytest
 
 from pipelines.midi import MidiPipeline, MidiRequest, music_to_midi
+from pipelines.midi.bands import load_bands
 from pipelines.midi.chord_estimate import estimate_chords
 from pipelines.midi.metrics_diversity import cross_piece_overlap
 from pipelines.midi.metrics_harmony import labels
@@ -194,6 +195,18 @@ def test_two_seeds_of_one_style_are_two_songs() -> None:
     symbols = [[c["symbol"] for c in p.music["chords"]] for p in pieces]
     assert symbols[0] != symbols[1]
     assert cross_piece_overlap([p.music for p in pieces])["overlap"] < 0.6
+
+
+@pytest.mark.parametrize(("genre", "mode"), [("house", "minor"), ("ballad", "minor"), ("folk", "minor"),
+                                           ("ambient", "minor"), ("triphop", "major")])
+def test_ten_seeds_of_a_style_share_no_more_than_real_pieces_do(genre: str, mode: str) -> None:
+    # The memorisation bands: how much two real pieces share, measured with the same estimator.
+    memo = load_bands()["memorization"]
+    musics = [MidiPipeline()(MidiRequest(genre=genre, mode=mode, seed=s, bars=32)).music for s in range(10)]
+    found = cross_piece_overlap(musics)
+    assert found["progression"] is not None and found["overlap"] is not None
+    assert found["progression"] <= memo["progression_overlap"]["band"][1]
+    assert found["overlap"] <= memo["cross_piece_overlap"]["band"][1]
 
 
 def test_the_piano_roll_is_a_png_the_same_every_time_with_each_role_drawn() -> None:

@@ -44,7 +44,8 @@ class Style:
 # Keyed by the vocabulary's GENRES; a test keeps the two equal.
 STYLES: dict[str, Style] = {
     "triphop": Style(
-        major=(_p("I7 vi7 IV7 V"), _p("vi7 IV7 I7 V")),
+        major=(_p("I7 vi7 IV7 V"), _p("vi7 IV7 I7 V"), _p("I7 IV7 vi7 V"), _p("vi7 ii7 IV7 V"),
+               _p("IV7 vi7 I7 V")),
         minor=(_p("i7 VI7 III7 VII"), _p("i iv v i"), _p("i7 i7 VI7 v7"), _p("i VII VI VII")),
         comp="keys", bass="locked", drums="triphop", programs=(11, 4, 38),
         swing=0.22, swing_unit=SIXTEENTH, melody_grid=EIGHTH, melody_density=0.38,
@@ -70,7 +71,8 @@ STYLES: dict[str, Style] = {
     ),
     "ballad": Style(
         major=(_p("I V vi IV"), _p("I vi IV V"), _p("vi IV I V"), _p("I IV vi V"), _p("I iii IV V"),
-               _p("IV V iii vi"), _p("I ii IV V"), _p("vi V IV V")),
+               _p("IV V iii vi"), _p("I ii IV V"), _p("vi V IV V"), _p("I iii vi IV"), _p("I vi ii V"),
+               _p("IV I V vi")),
         minor=(_p("i VI III VII"), _p("i iv VI V"), _p("i VII VI VII"), _p("i v iv VI"),
                _p("VI VII i iv"), _p("i III VII iv"), _p("i VI iv V"), _p("iv i VII III")),
         comp="arp", bass="root5", drums="ballad", programs=(40, 0, 32),
