@@ -9,7 +9,8 @@ practice), a beat sounding one pitch class alone (a walking bass's approach note
 chord, and each extra chord in the bar costs a fraction of a beat's weight: the simplest
 harmony that explains the notes wins (segmentation as in Pardo & Birmingham, "Algorithms for
 Chordal Analysis", Computer Music Journal 2002). Chorales, whose four voices move to a new triad
-on nearly every beat, still read beat by beat: there a new chord explains far more than it costs.
+on most beats, still read so (a median 2.2 changes a bar; 2.8 when every beat was read alone):
+there a new chord explains far more than it costs.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pipelines.midi.piece import Piece
 from pipelines.midi.score import Note
 
 QUALITIES = {"M": (0, 4, 7), "m": (0, 3, 7), "d": (0, 3, 6)}
-# Tones outside the triad count against it at half their weight; the chord's seventh (a tone a
-# listener hears as part of the harmony, not against it) at a quarter.
+# Tones outside the triad count against it at half their weight; the chord's seventh only at a
+# quarter: a listener hears Dm7's C as colour of Dm, not as a reason to hear F or Am instead.
 OUTSIDE, SEVENTH = 0.5, 0.25
 # What one more chord in a bar costs, as a share of the bar's mean weight per beat.
 CHANGE_COST = 0.4
