@@ -12,9 +12,14 @@ import statistics
 import pytest
 
 from pipelines.midi import MidiPipeline, MidiRequest, music_to_midi
+from pipelines.midi.bands import load_bands
+from pipelines.midi.chord_estimate import estimate_chords
 from pipelines.midi.metrics_diversity import cross_piece_overlap
+from pipelines.midi.metrics_harmony import labels
 from pipelines.midi.pianoroll import render_pianoroll
+from pipelines.midi.piece import make_piece
 from pipelines.midi.report import report_music
+from pipelines.midi.theory import Key, chord_pitch_classes, pitch_class
 
 C, F, G = (48, 52, 55), (53, 57, 60), (43, 47, 50, 53)  # C, F and G7 under the melody
 
@@ -192,6 +197,18 @@ def test_two_seeds_of_one_style_are_two_songs() -> None:
     assert cross_piece_overlap([p.music for p in pieces])["overlap"] < 0.6
 
 
+@pytest.mark.parametrize(("genre", "mode"), [("house", "minor"), ("ballad", "minor"), ("folk", "minor"),
+                                           ("ambient", "minor"), ("triphop", "major")])
+def test_ten_seeds_of_a_style_share_no_more_than_real_pieces_do(genre: str, mode: str) -> None:
+    # The memorisation bands: how much two real pieces share, measured with the same estimator.
+    memo = load_bands()["memorization"]
+    musics = [MidiPipeline()(MidiRequest(genre=genre, mode=mode, seed=s, bars=32)).music for s in range(10)]
+    found = cross_piece_overlap(musics)
+    assert found["progression"] is not None and found["overlap"] is not None
+    assert found["progression"] <= memo["progression_overlap"]["band"][1]
+    assert found["overlap"] <= memo["cross_piece_overlap"]["band"][1]
+
+
 def test_the_piano_roll_is_a_png_the_same_every_time_with_each_role_drawn() -> None:
     from PIL import Image
 
@@ -206,3 +223,68 @@ def test_the_piano_roll_is_a_png_the_same_every_time_with_each_role_drawn() -> N
         notes = next(t for t in music["tracks"] if t["role"] == role)["notes"]
         assert _shade(ROLE_COLOURS[role], notes[0]["velocity"]) in colours, role
     assert music_to_midi(music)  # the picture leaves the document as it was
+
+
+def _progression(music: dict) -> list[str]:
+    return labels(estimate_chords(make_piece(music)), Key.named("C", "major"))
+
+
+def arpeggio_bar(bar: int, triad: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """One bar of eighth-note arpeggio up and down the triad, as comping plays it."""
+    root, third, fifth = triad
+    eighths = [root, third, fifth, third + 12, fifth, third, root, third]
+    return [(bar * 1920 + i * 240, 240, p) for i, p in enumerate(eighths)]
+
+
+def bass_bar(bar: int, bass: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """Root on beat one, fifth on beat three: the bass a listener hears the root from."""
+    return [(bar * 1920, 960, bass[0]), (bar * 1920 + 960, 960, bass[1])]
+
+
+def test_an_arpeggiated_c_major_bar_reads_as_one_c_chord() -> None:
+    music = piece([track("chords", arpeggio_bar(0, (60, 64, 67)), channel=1),
+                   track("bass", bass_bar(0, (36, 43)), channel=2)], bars=1)
+    chords = estimate_chords(make_piece(music))
+    assert [c[1:] for c in chords if c is not None] == [(0, "M")] * 4
+    assert _progression(music) == ["0M"]
+
+
+def test_arpeggiated_comping_reads_one_chord_a_bar_without_flicker() -> None:
+    shapes = (((60, 64, 67), (36, 43)), ((65, 69, 72), (41, 36)), ((67, 71, 74), (43, 38)),
+              ((57, 60, 64), (45, 40)), ((60, 64, 67), (36, 43)))
+    arps = [n for bar, (triad, _) in enumerate(shapes) for n in arpeggio_bar(bar, triad)]
+    basses = [n for bar, (_, bass) in enumerate(shapes) for n in bass_bar(bar, bass)]
+    music = piece([track("chords", arps, channel=1), track("bass", basses, channel=2)], bars=5)
+    assert _progression(music) == ["0M", "5M", "7M", "9m", "0M"]
+
+
+def test_block_chords_changing_every_beat_still_read_beat_by_beat() -> None:
+    # Four-part writing moves to a new triad on nearly every beat: I IV V I in one bar.
+    shapes = ((48, 64, 67, 72), (53, 65, 69, 72), (55, 62, 67, 71), (48, 64, 67, 72))
+    notes = [(beat * 480, 480, p) for beat, shape in enumerate(shapes) for p in shape]
+    music = piece([track("chords", notes, channel=1)], bars=1)
+    assert _progression(music) == ["0M", "5M", "7M", "0M"]
+
+
+def test_a_walking_bass_approach_note_under_sparse_comping_starts_no_chord() -> None:
+    # C stabs on beats one and three over a bass walking C E G C#, the C# leading to the Dm bar.
+    stabs = [(bar * 1920 + beat * 480, 240, p) for bar, shape in enumerate(((60, 64, 67), (62, 65, 69)))
+             for beat in (0, 2) for p in shape]
+    walk = [(i * 480, 460, p) for i, p in enumerate((48, 52, 55, 49, 50, 53, 57, 50))]
+    music = piece([track("chords", stabs, channel=1), track("bass", walk, channel=2)], bars=2)
+    assert _progression(music) == ["0M", "2m"]
+
+
+@pytest.mark.parametrize("genre", ["ballad", "folk", "house", "lofi"])
+def test_the_estimated_progression_is_the_one_the_generator_played(genre: str) -> None:
+    music = MidiPipeline()(MidiRequest(genre=genre, seed=3, bars=16)).music
+    key = Key.named(music["key"], music["mode"])
+    played: list[str] = []
+    for chord in music["chords"]:
+        pcs = chord_pitch_classes(chord["symbol"])
+        root = pitch_class(chord["symbol"][:2] if chord["symbol"][1:2] in ("b", "#") else chord["symbol"][0])
+        above = {(pc - root) % 12 for pc in pcs}
+        label = f"{(root - key.pc) % 12}{'d' if {3, 6} <= above else 'm' if 3 in above else 'M'}"
+        if not played or played[-1] != label:
+            played.append(label)
+    assert labels(estimate_chords(make_piece(music)), key) == played

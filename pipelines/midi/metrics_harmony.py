@@ -1,10 +1,9 @@
 """Harmony metrics of the report card: chords are estimated from the notes, the same way for a
 generated piece, a random one and a chorale, so their figures compare.
 
-- Chord estimation: per felt beat, the duration-weighted pitch classes of the accompaniment
-  (every pitched part but the melody) are matched against major, minor and diminished triad
-  templates (template matching as in Fujishima 1999 and Harte & Sandler 2005; the lowest note
-  sounding as the root breaks ties, as in figured-bass practice).
+- Chord estimation (chord_estimate.py): the accompaniment (every pitched part but the melody)
+  segmented into harmonies within each bar, each run of beats read as the triad that best
+  explains its duration-weighted pitch classes, the bass favoured as the root.
 - harmonic_rhythm: chord changes per bar (Caplin, "Classical Form", 1998, on harmonic rhythm).
 - harmony_tone_ratio: share of melody notes on a felt beat whose pitch class is a tone of the
   beat's chord (its estimated triad, or a note the accompaniment sounds then, as a seventh):
@@ -26,69 +25,17 @@ generated piece, a random one and a chorale, so their figures compare.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from pipelines.midi.chord_estimate import QUALITIES, estimate_chords
 from pipelines.midi.piece import Piece
 from pipelines.midi.score import Note
 from pipelines.midi.sounding import LOOKAHEAD_MS, Sounding, is_chord_tone
 from pipelines.midi.theory import Key, chord_from_numeral
 
-QUALITIES = {"M": (0, 4, 7), "m": (0, 3, 7), "d": (0, 3, 6)}
 PLAUSIBLE_SHARE = 0.02
 TEMPLATE_N = 4
-
-
-def _beat_weights(notes: list[Note], beats: list[tuple[int, int]]) -> Iterable[tuple[list[float], int]]:
-    """Per beat: duration-weighted pitch-class histogram and the lowest pitch sounding (-1: none)."""
-    ordered, index, active = sorted(notes), 0, list[Note]()
-    for start, end in beats:
-        while index < len(ordered) and ordered[index].tick < end:
-            active.append(ordered[index])
-            index += 1
-        active = [n for n in active if n.end > start]
-        weights = [0.0] * 12
-        for note in active:
-            weights[note.pitch % 12] += min(end, note.end) - max(start, note.tick)
-        lowest = min((n.pitch for n in active), default=-1)
-        yield weights, lowest
-
-
-def _score(weights: list[float], lowest: int, root: int, quality: str) -> float:
-    total = sum(weights)
-    inside = sum(weights[(root + i) % 12] for i in QUALITIES[quality])
-    return inside - 0.5 * (total - inside) + (0.25 * total if lowest % 12 == root else 0.0)
-
-
-def _best_chord(weights: list[float], lowest: int) -> tuple[int, str]:
-    best = max((_score(weights, lowest, root, quality), -root, quality)
-               for quality in QUALITIES for root in range(12))
-    return -best[1], best[2]
-
-
-def estimate_chords(piece: Piece) -> list[tuple[int, int, str] | None]:
-    """Per felt beat: (bar index, root pitch class, quality), or None where nothing sounds.
-
-    A chord holds while it explains the beat nearly as well as the best fit (within 15% of the
-    beat's weight) or while the beat has one pitch class only (a walking bass, a lone arpeggio
-    note), so passing notes do not count as chord changes."""
-    beats = piece.beats()
-    chords: list[tuple[int, int, str] | None] = []
-    held: tuple[int, str] | None = None
-    for (start, _), (weights, lowest) in zip(beats, _beat_weights(piece.accompaniment, beats),
-                                             strict=True):
-        total = sum(weights)
-        if total <= 0:
-            chords.append(None)
-            continue
-        best = _best_chord(weights, lowest)
-        if held is not None and (sum(w > 0 for w in weights) < 2 or _score(weights, lowest, *held)
-                                 >= _score(weights, lowest, *best) - 0.15 * total):
-            best = held
-        held = best
-        chords.append((piece.bar_of(start)[0], *best))
-    return chords
 
 
 def harmonic_rhythm(chords: list[tuple[int, int, str] | None]) -> float | None:
