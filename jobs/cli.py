@@ -110,10 +110,14 @@ def watch(folder: Path | None, project: str | None, as_json: bool) -> None:
             raise BadJobSpec("--project names the project of one folder: give FOLDER too")
         folders = [_validated(WatchFolder, {**folders[0].model_dump(), "project": project},
                               "--project")]
-    stop = threading.Event()
-    stop_on_signals(stop)
+    # What lands in a watched folder is for the musician's other programs (a DAW, a share):
+    # readable as the folder is; FARM_HOME, where this process also writes, stays 0700.
+    os.umask(0o022)
     say = (lambda line: click.echo(json.dumps({"message": line}))) if as_json else click.echo
-    Watcher(conf, folders, say).run(stop)
+    watcher = Watcher(conf, folders, say)
+    stop = threading.Event()
+    stop_on_signals(stop, watcher.wake)
+    watcher.run(stop)
 
 
 def _validated(model: Any, values: dict[str, Any], what: str) -> Any:

@@ -94,6 +94,11 @@ class WatchFolder(_Section):
     bars: int | None = Field(None, ge=1, le=512)  # an intent's length, unless its words say
     max_file_bytes: int | None = Field(None, ge=16)  # None: max_job_file_bytes
 
+    @field_validator("dir")
+    @classmethod
+    def _dir(cls, folder: Path) -> Path:
+        return folder.expanduser()
+
 
 class FlowerConfig(_Section):
     """Flower, the dashboard, on the farm's broker."""
@@ -110,6 +115,8 @@ class FlowerConfig(_Section):
             user, sep, password = auth.get_secret_value().partition(":")
             if not (user and sep and password):
                 raise ValueError("give flower.auth as user:password")
+            if "," in auth.get_secret_value():  # Flower would split it into two credentials
+                raise ValueError("flower.auth may not contain a comma; choose another password")
         return auth
 
     @property

@@ -56,9 +56,10 @@ def free_name(folder: Path, source: Path, name: str) -> str:
     raise FileExistsError(f"no free name for {name} in {folder}")
 
 
-def link_into(source: Path, target: Path) -> None:
+def link_into(source: Path, target: Path) -> bool:
     """Give `source` the name `target` too, never replacing what is there (a file already
-    under both names is fine). Where the file system has no hard links, it is moved."""
+    under both names is fine). False, with nothing done, where the file system has no hard
+    links: the caller then writes what must come first and moves the file last."""
     try:
         os.link(source, target, follow_symlinks=False)
     except FileExistsError:
@@ -67,30 +68,51 @@ def link_into(source: Path, target: Path) -> None:
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
             raise
-        if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, "exists", str(target)) from exc
-        os.rename(source, target)
+        return False
+    return True
+
+
+def rename_new(source: Path, target: Path) -> None:
+    """Move a file to a name nothing uses (where there are no hard links to do it with)."""
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "exists", str(target))
+    os.rename(source, target)
+
+
+def unlink_twin(source: Path, placed: Path) -> None:
+    """The old name of a file now in its place under the new one."""
+    if os.path.lexists(source) and same_file(source, placed):
+        os.unlink(source)
 
 
 def move_into(source: Path, target: Path) -> None:
     """Move a file to a name nothing uses, never replacing anything."""
-    link_into(source, target)
-    if os.path.lexists(source) and same_file(source, target):
-        os.unlink(source)
+    if link_into(source, target):
+        unlink_twin(source, target)
+    else:
+        rename_new(source, target)
 
 
 def write_whole(path: Path, text: str) -> None:
-    """A sidecar appears complete or not at all."""
+    """A sidecar appears complete or not at all, and is never written through a link."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    if os.path.lexists(tmp):
+        os.unlink(tmp)  # a crashed writer's (unlink removes a link, never its target)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
+def shown_path(path: Path | str) -> str:
+    """A path as a line may print it: a name that is not UTF-8 shows its bytes escaped."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def result_text(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"  # ASCII: any name survives
 
 
 def error_text(what: str, dropped_as: str, jobs: dict[str, str] | None = None) -> str:

@@ -45,7 +45,8 @@ def run_flower(settings: FarmSettings, say: Callable[[str], None]) -> int:
 
     conf = settings.flower
     check_flower(conf)
-    os.environ.pop("FLOWER_BASIC_AUTH", None)
+    for name in [n for n in os.environ if n.startswith("FLOWER_")]:
+        del os.environ[name]  # Flower reads its options from FLOWER_*: only the farm's count
     if conf.auth is not None:
         os.environ["FLOWER_BASIC_AUTH"] = conf.auth.get_secret_value()
     auth = "basic auth" if conf.auth is not None else "no auth (loopback only)"

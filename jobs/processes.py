@@ -81,11 +81,14 @@ def stop_processes(processes: list[subprocess.Popen[bytes]], timeout_s: float = 
             proc.wait()
 
 
-def stop_on_signals(stop: threading.Event) -> None:
-    """Ctrl-C and SIGTERM set `stop` (in the main thread; elsewhere the caller stops it)."""
+def stop_on_signals(stop: threading.Event, *wake: threading.Event) -> None:
+    """Ctrl-C and SIGTERM set `stop`, and the `wake` events a loop may be waiting on (in the
+    main thread; elsewhere the caller stops it)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        for event in wake:
+            event.set()
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, handler)

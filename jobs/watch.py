@@ -5,19 +5,20 @@
     DIR/done/         NAME.ext, NAME.result.json (jobs, states, outputs), NAME/ (the outputs)
     DIR/failed/       NAME.ext, NAME.error.txt (what was wrong, how to fix it) [+ .result.json]
 
-A file's place is the truth, so a crash loses nothing and repeats nothing: at start, files in
-processing/ are taken up again (their jobs found by their content's idempotency key, never
-submitted twice), and a file leaves processing/ only after its sidecar is written. File events
-(watchdog) wake the watcher; a periodic look also finds what was dropped while it was down. A
-drop is taken once nobody holds it open for writing and its mtime is `watch_settle_s` old.
+A file's place is the truth, so a crash loses nothing and repeats nothing. A drop in
+processing/ that is not being followed is taken up on every look: by its journal
+(`processing/.NAME.jobs.json`, the jobs it was given, written once they were submitted), else
+by submitting it again, which its content's idempotency key turns into finding the jobs made
+before a crash. A file leaves processing/ only after its sidecar is written. File events
+(watchdog) wake the watcher; a periodic look also finds what was dropped while it was down.
 Trouble of the farm's own (Redis or the catalog away) leaves drops where they are, to be tried
-again; nothing dropped is ever deleted or overwritten.
+again on the next look; nothing dropped is ever deleted or overwritten.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -25,9 +26,9 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from jobs.config import FarmSettings, WatchFolder
 from jobs.drop_results import (
@@ -37,20 +38,21 @@ from jobs.drop_results import (
     free_name,
     link_into,
     move_into,
+    rename_new,
     result_text,
-    same_file,
+    shown_path,
     split_name,
+    unlink_twin,
     write_whole,
 )
 from jobs.drops import Submitted, is_drop_name, read_drop, submit_drop
-from jobs.errors import ConfigError, FarmError
-from jobs.kinds import KINDS
+from jobs.errors import FarmError
 from jobs.trouble import Trouble
-from storage.errors import StorageError, StoreCorrupt, StoreWriteFailed
+from jobs.watch_folder import check_folders, entries, journal_of, open_for_writing, prepare
+from storage.errors import StorageError, StoreCorrupt
 from storage.states import JobState
 
 log = logging.getLogger(__name__)
-F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)  # Linux; the constant is not in every Python
 POLL_S = 0.2  # how often the jobs of drops in processing/ are looked at
 
 
@@ -68,23 +70,24 @@ class _Pending:
 class Watcher:
     def __init__(self, settings: FarmSettings, folders: list[WatchFolder],
                  say: Callable[[str], None]) -> None:
-        _check_folders(folders)
+        check_folders(folders)
         self.settings, self.folders, self.say = settings, folders, say
         self.pending: dict[Path, _Pending] = {}
         self.wake = threading.Event()
         self.leases = False  # whether open-for-writing can be told (Linux leases, main thread)
         self.trouble = Trouble(say, "farm watch", "drops stay where they are and are tried again")
+        self._sightings: dict[Path, tuple[tuple[int, int], float]] = {}
         self._next_look = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        """Watch until `stop` is set."""
-        locks = [_lock(folder.dir) for folder in self.folders]
+        """Watch until `stop` is set (set `wake` too, to stop at once)."""
+        locks: list[IO[str]] = []
         observer = None
         try:
+            locks = [prepare(folder.dir) for folder in self.folders]
             self._use_leases()
-            self.take_up()
             observer = self._observe()
-            self.say("watching " + ", ".join(str(f.dir) for f in self.folders))
+            self.say("watching " + ", ".join(shown_path(f.dir) for f in self.folders))
             while not stop.is_set():
                 self.run_once()
                 self.wake.wait(self._pause())
@@ -97,33 +100,45 @@ class Watcher:
                 handle.close()
 
     def run_once(self) -> None:
-        """One look: take every complete drop, finish every drop whose jobs ended."""
+        """One look: follow up every drop in processing/, take every complete new drop,
+        finish every drop whose jobs ended."""
         self._next_look = time.monotonic() + self.settings.watch_rescan_s
+        seen: set[Path] = set()
         for folder in self.folders:
-            for entry in _entries(folder.dir):
+            self._take_up(folder)
+            for entry in entries(folder.dir):
+                seen.add(Path(entry.path))
                 self._consider(folder, entry)
+        self._sightings = {p: s for p, s in self._sightings.items() if p in seen}
         self._finish_ended()
 
     # taking drops ---------------------------------------------------------------------------
 
-    def take_up(self) -> None:
-        """At start: each folder's layout, then what a crash left in processing/."""
-        for folder in self.folders:
-            self._take_up(folder)
-
     def _take_up(self, folder: WatchFolder) -> None:
-        """A file still in the inbox under a second name is the same drop, half moved."""
-        for sub in ("processing", "done", "failed"):
-            (folder.dir / sub).mkdir(parents=True, exist_ok=True)
-        processing = folder.dir / "processing"
-        taken = {(e.stat(follow_symlinks=False).st_dev, e.stat(follow_symlinks=False).st_ino)
-                 for e in _entries(processing)}
-        for entry in _entries(folder.dir):
+        """Drops in processing/ nobody follows: after a start or a crash, or left there by
+        trouble. A file still in the inbox under a second name is the same drop, half moved."""
+        stray = [e for e in entries(folder.dir / "processing")
+                 if not e.name.startswith(".") and Path(e.path) not in self.pending]
+        if not stray:
+            return
+        inodes = {(e.stat(follow_symlinks=False).st_dev, e.stat(follow_symlinks=False).st_ino)
+                  for e in stray}
+        for entry in entries(folder.dir):
             info = entry.stat(follow_symlinks=False)
-            if (info.st_dev, info.st_ino) in taken:
+            if (info.st_dev, info.st_ino) in inodes:
                 os.unlink(entry.path)
-        for entry in sorted(_entries(processing), key=lambda e: e.name):
-            self._submit(folder, Path(entry.path), entry.name)
+        for entry in sorted(stray, key=lambda e: e.name):
+            self._follow(folder, Path(entry.path))
+
+    def _follow(self, folder: WatchFolder, path: Path) -> None:
+        try:
+            record = json.loads(journal_of(path).read_text())
+            submitted = Submitted(record["jobs"], record["created"], record["skipped"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self._submit(folder, path, path.name)  # no journal: submitted again, by its key
+            return
+        self.pending[path] = _Pending(folder, path, record.get("dropped_as", path.name),
+                                      record.get("sha256", ""), submitted)
 
     def _consider(self, folder: WatchFolder, entry: os.DirEntry[str]) -> None:
         if not is_drop_name(entry.name) or entry.is_dir(follow_symlinks=False):
@@ -136,28 +151,36 @@ class Watcher:
             processing = folder.dir / "processing"
             name = free_name(processing, path, entry.name)
             taken = processing / f"{name}{split_name(entry.name)[1]}"
+            _forget(taken)  # a journal left by an earlier drop of that name is not this one's
             move_into(path, taken)
         except FileNotFoundError:
             return  # moved away meanwhile
         except OSError as exc:
-            self.trouble.failed(f"cannot move {entry.name!r} into processing/: {exc.strerror or exc}")
+            self.trouble.failed(f"cannot move {entry.name!r} into processing/: "
+                                f"{exc.strerror or exc}")
             return
         self._submit(folder, taken, entry.name)
 
     def _settled(self, path: Path, info: os.stat_result) -> bool:
+        """Complete: nobody holds it open for writing, and its size and mtime held still for
+        `watch_settle_s`. Where the lease says nobody writes, an mtime that old will do (what
+        was dropped while the watcher was down is taken at once); where it cannot tell,
+        only what the watcher saw hold still. An mtime in the future is a clock's, not age."""
+        settle, now = self.settings.watch_settle_s, time.monotonic()
+        shape = (info.st_size, info.st_mtime_ns)
+        seen = self._sightings.get(path)
+        since = seen[1] if seen is not None and seen[0] == shape else now
+        self._sightings[path] = (shape, since)
+        writing = open_for_writing(path) if self.leases else None
         age = time.time() - info.st_mtime
-        if age < self.settings.watch_settle_s:
-            self._next_look = min(self._next_look,
-                                  time.monotonic() + self.settings.watch_settle_s - age + 0.01)
-            return False
-        if self.leases and _open_for_writing(path):
-            self._next_look = min(self._next_look, time.monotonic() + self.settings.watch_settle_s)
-            return False
-        return True
+        if writing is False and info.st_size > 0 and age >= settle:
+            return True
+        if writing is not True and now - since >= settle and (age >= settle or age < 0):
+            return True
+        self._next_look = min(self._next_look, max(now, since + settle) + 0.01)
+        return False
 
     def _submit(self, folder: WatchFolder, path: Path, dropped_as: str) -> None:
-        import hashlib
-
         try:
             data = read_drop(path, folder.max_file_bytes or self.settings.max_job_file_bytes)
             submitted = submit_drop(self.settings, folder, dropped_as, data)
@@ -174,6 +197,12 @@ class Watcher:
             return
         self.trouble.cleared()
         pending = _Pending(folder, path, dropped_as, hashlib.sha256(data).hexdigest(), submitted)
+        try:  # the jobs it was given, so a restart follows them whatever the config says then
+            write_whole(journal_of(path), json.dumps(
+                {**asdict(submitted), "dropped_as": dropped_as, "sha256": pending.sha256}))
+        except OSError as exc:
+            log.warning("no journal for %r (%s): a restart submits it again by its key",
+                        dropped_as, exc)
         self.pending[path] = pending
         made = "submitted" if submitted.created else "already known"
         self.say(f"{dropped_as!r}: {made} " + ", ".join(
@@ -194,30 +223,47 @@ class Watcher:
             return
         for pending in list(self.pending.values()):
             jobs = [rows.get(job_id) for job_id in pending.submitted.jobs.values()]
-            if all(job is not None and job.state.is_terminal for job in jobs):
+            if not os.path.lexists(pending.path):  # someone took it out of processing/
+                _forget(pending.path)
+                del self.pending[pending.path]
+            elif all(job is not None and job.state.is_terminal for job in jobs):
                 self._finish(pending, rows)
 
     def _finish(self, pending: _Pending, rows: dict[str, Any]) -> None:
         jobs = {node: rows[job_id] for node, job_id in pending.submitted.jobs.items()}
         ok = all(job.state == JobState.SUCCEEDED for job in jobs.values())
         where = pending.folder.dir / ("done" if ok else "failed")
+        sidecars: dict[str, str] = {}
         try:
             stem = free_name(where, pending.path, pending.path.name)
-            link_into(pending.path, where / f"{stem}{split_name(pending.path.name)[1]}")
-            doc = self._result_doc(pending, jobs, where, stem)
-            write_whole(where / f"{stem}{RESULT_SUFFIX}", result_text(doc))
+            sidecars[RESULT_SUFFIX] = result_text(self._result_doc(pending, jobs, where, stem))
             if not ok:
                 failed = [f"{node} job {job.id[:12]} {job.state}: {job.error or 'no reason given'}"
                           for node, job in jobs.items() if job.state != JobState.SUCCEEDED]
-                write_whole(where / f"{stem}{ERROR_SUFFIX}",
-                            error_text("; ".join(failed), pending.dropped_as,
-                                       pending.submitted.jobs))
-            _unlink_twin(pending.path, where / f"{stem}{split_name(pending.path.name)[1]}")
-        except (OSError, StoreWriteFailed) as exc:
+                sidecars[ERROR_SUFFIX] = error_text("; ".join(failed), pending.dropped_as,
+                                                    pending.submitted.jobs)
+            self._place(pending.path, where, stem, sidecars)
+        except Exception as exc:  # said once, and tried again on the next look
+            log.warning("finishing %r", pending.dropped_as, exc_info=True)
             self.trouble.failed(f"cannot finish {pending.dropped_as!r}: {exc}")
             return
         del self.pending[pending.path]
-        self.say(f"{pending.dropped_as!r}: {'done' if ok else 'failed'} -> {where / stem}")
+        self.say(f"{pending.dropped_as!r}: {'done' if ok else 'failed'} -> "
+                 f"{shown_path(where / stem)}")
+
+    def _place(self, path: Path, where: Path, stem: str, sidecars: dict[str, str]) -> None:
+        """The drop into `where` under `stem` beside its sidecars, the file moved last: by a
+        hard link first where there are hard links (which claims the name), else by a rename
+        after the sidecars."""
+        target = where / f"{stem}{split_name(path.name)[1]}"
+        linked = link_into(path, target)
+        for suffix, text in sidecars.items():
+            write_whole(where / f"{stem}{suffix}", text)
+        _forget(path)  # before the file goes: a journal never outlives its drop
+        if linked:
+            unlink_twin(path, target)
+        else:
+            rename_new(path, target)
 
     def _result_doc(self, pending: _Pending, jobs: dict[str, Any], where: Path,
                     stem: str) -> dict[str, Any]:
@@ -240,7 +286,7 @@ class Watcher:
                 "job_id": job.id, "kind": job.kind, "state": str(job.state), "error": job.error,
                 "attempts": job.attempts, "seed": job.seed, "outputs_error": note,
                 "artifacts": [{"name": a.name, "sha256": a.sha256, "media_type": a.media_type,
-                               "bytes": a.bytes, "file": str(sub / a.name)} for a in arts]}
+                               "bytes": a.bytes, "file": shown_path(sub / a.name)} for a in arts]}
         return {"dropped_as": pending.dropped_as, "sha256": pending.sha256,
                 "project": next(iter(jobs.values())).project, "created": pending.submitted.created,
                 "skipped": pending.submitted.skipped, "jobs": docs,
@@ -252,15 +298,12 @@ class Watcher:
         where = folder.dir / "failed"
         try:
             stem = free_name(where, path, path.name)
-            target = where / f"{stem}{split_name(path.name)[1]}"
-            link_into(path, target)
-            write_whole(where / f"{stem}{ERROR_SUFFIX}", error_text(what, dropped_as))
-            _unlink_twin(path, target)
+            self._place(path, where, stem, {ERROR_SUFFIX: error_text(what, dropped_as)})
         except OSError as exc:
             self.trouble.failed(f"cannot move {dropped_as!r} into failed/: {exc.strerror or exc}")
             return
         self.pending.pop(path, None)
-        self.say(f"{dropped_as!r}: failed -> {where / stem}{ERROR_SUFFIX}: {what}")
+        self.say(f"{dropped_as!r}: failed -> {shown_path(where / stem)}{ERROR_SUFFIX}: {what}")
 
     # the rest -------------------------------------------------------------------------------
 
@@ -276,6 +319,8 @@ class Watcher:
             self.leases = True
 
     def _observe(self) -> Any:
+        """File events wake the loop; without them (the system's inotify limits reached) the
+        periodic look alone finds drops."""
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
@@ -286,81 +331,28 @@ class Watcher:
                 wake.set()
 
         observer = Observer()
-        for folder in self.folders:
-            observer.schedule(_Wake(), str(folder.dir), recursive=False)
-        observer.daemon = True
-        observer.start()
+        try:
+            for folder in self.folders:
+                observer.schedule(_Wake(), str(folder.dir), recursive=False)
+            observer.daemon = True
+            observer.start()
+        except OSError as exc:
+            self.say(f"farm watch: no file events ({exc.strerror or exc}); looking every "
+                     f"{self.settings.watch_rescan_s:g} s instead")
+            return None
         return observer
 
 
-def _check_folders(folders: list[WatchFolder]) -> None:
-    for folder in folders:
-        unknown = [k for k in folder.kinds or [] if k not in KINDS]
-        if unknown:
-            raise ConfigError(f"watch[].kinds: unknown kind {unknown[0]!r}; known kinds: "
-                              f"{', '.join(sorted(KINDS))}")
-        if folder.dir.exists() and not folder.dir.is_dir():
-            raise ConfigError(f"watched folder {folder.dir} is a file; name a folder")
-    dirs = [f.dir.expanduser().resolve() for f in folders]
-    if len(set(dirs)) != len(dirs):
-        raise ConfigError("a folder is watched twice; name each folder once in watch")
-
-
-def _entries(folder: Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as found:
-            return [e for e in found if not e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
-
-
-def _lock(folder: Path) -> Any:
-    """One watcher per folder: a second one would finish the same drops twice."""
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / ".farm-watch.lock", "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        owner = handle.read().strip() or "another process"
-        handle.close()
-        raise FarmError(f"{folder} is watched already (by pid {owner}); stop that watcher "
-                        "or watch another folder") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
-def _open_for_writing(path: Path) -> bool:
-    """Whether some process holds the file open for writing: a read lease cannot be had
-    then. False where it cannot be told (not the file's owner, a network file system)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)
-    except OSError as exc:
-        return exc.errno == errno.EAGAIN
-    else:
-        fcntl.fcntl(fd, F_SETLEASE, fcntl.F_UNLCK)
-        return False
-    finally:
-        os.close(fd)
-
-
-def _unlink_twin(source: Path, placed: Path) -> None:
-    """The drop's old name, once the file is in its place under the new one."""
-    if os.path.lexists(source) and same_file(source, placed):
-        os.unlink(source)
+def _forget(drop: Path) -> None:
+    """Remove the journal of a drop in processing/, if it has one."""
+    if os.path.lexists(journal_of(drop)):
+        os.unlink(journal_of(drop))
 
 
 def _is_farm_trouble(exc: Exception) -> bool:
-    """Redis, the catalog or FARM_HOME away or broken: no fault of the drop."""
+    """Redis, the catalog, the store or FARM_HOME away or broken: no fault of the drop."""
     from jobs.errors import BrokerUnreachable, FarmHomeUnwritable
-    from storage.errors import CatalogDamaged, CatalogUnavailable
+    from storage.errors import CatalogDamaged, CatalogUnavailable, StoreWriteFailed
 
     return isinstance(exc, BrokerUnreachable | FarmHomeUnwritable | CatalogUnavailable
                       | CatalogDamaged | StoreWriteFailed)

@@ -146,8 +146,12 @@ def test_farm_up_runs_the_watcher_and_flower_and_stops_them_with_the_rest(farm_e
                FARM_FLOWER__PORT=str(_free_port()), FARM_WATCH_SETTLE_S="0.2")
     up = FarmUp(env, tmp_path / "up.log")
     try:
-        assert status(f"http://127.0.0.1:{env['FARM_FLOWER__PORT']}/healthcheck") == 200
         inbox = Path(env["FARM_HOME"]) / "inbox"
+        deadline = time.monotonic() + 30  # the watcher and Flower start beside the workers
+        while not ((inbox / "processing").is_dir() and status(
+                f"http://127.0.0.1:{env['FARM_FLOWER__PORT']}/healthcheck") == 200):
+            assert time.monotonic() < deadline, up.log.read_text()
+            time.sleep(0.1)
         write_drops(inbox, [("first.json", '{"kind": "midi", "params": {"bars": 2}}')])
         wait_finished(inbox, 1, timeout_s=60)
         watcher = next(pid for pid in up.group_pids()

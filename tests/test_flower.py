@@ -74,6 +74,18 @@ class FlowerProcess:
             self.proc.wait(20)
 
 
+def process_args(pid: int) -> list[str]:
+    """The command lines of a process and its children: what any user of the machine sees."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (int(entry.name) == pid or os.getpgid(int(entry.name)) == pid):
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ProcessLookupError):
+            pass
+    return found
+
+
 def status(url: str, auth: tuple[str, str] | None = None) -> int:
     try:
         with urllib.request.urlopen(_request(url, auth), timeout=5) as answer:
@@ -114,15 +126,17 @@ def flower_task(flower: FlowerProcess, job_id: str, state: str, timeout_s: float
 
 def test_flower_shows_names_states_and_reasons_and_keeps_secrets(flower_env, start_worker,
                                                                  tmp_path) -> None:
-    start_worker("midi,image", concurrency=2)
+    start_worker("midi,image", concurrency=3)
     flower = FlowerProcess(flower_env)
     try:
+        assert AUTH[1] not in " ".join(process_args(flower.proc.pid))
         assert status(flower.url + "/api/tasks") == 401
         assert status(flower.url + "/api/tasks", ("studio", "wrong")) == 401
         midi = farm_json(flower_env, "submit", "midi", "-p", "bars=2")["job_id"]
         done = flower_task(flower, midi, "SUCCESS")
         assert done["name"] == "farm.midi" and done["args"] == f"job {midi} (midi)"
 
+        cpu = submit_probe(flower_env, tag="midi", vram_mb=0, run_s=25)  # a long CPU job
         holder = submit_probe(flower_env, model="sd15", run_s=25)
         wait_state(flower_env, holder, {"RUNNING"})
         waiter = submit_probe(flower_env, model="sdxl", run_s=0.1)
@@ -134,7 +148,7 @@ def test_flower_shows_names_states_and_reasons_and_keeps_secrets(flower_env, sta
         pages = [get(flower.url + path) for path in
                  ("/", "/tasks", "/broker", "/workers", "/api/tasks", "/api/workers?refresh=1",
                   f"/task/{waiting['uuid']}")]
-        assert all(REDIS_PASSWORD not in page for page in pages)
+        assert all(REDIS_PASSWORD not in page and AUTH[1] not in page for page in pages)
 
         browser = Browser(tmp_path / "chromium")
         try:
@@ -152,11 +166,12 @@ def test_flower_shows_names_states_and_reasons_and_keeps_secrets(flower_env, sta
         flower = FlowerProcess(flower_env)
         assert flower_task(flower, holder, "RUNNING", timeout_s=15)["name"] == "farm.probe"
         assert "held by" in flower_task(flower, waiter, "WAITING_GPU", timeout_s=15)["result"]
+        assert flower_task(flower, cpu, "RUNNING", timeout_s=15)["name"] == "farm.probe"
         assert farm_json(flower_env, "wait", waiter, "--timeout", "60")["state"] == "SUCCEEDED"
         assert flower_task(flower, waiter, "SUCCESS")["name"] == "farm.probe"
     finally:
         flower.stop()
-    assert REDIS_PASSWORD not in flower.log.read_text()
+    assert REDIS_PASSWORD not in flower.log.read_text() and AUTH[1] not in flower.log.read_text()
 
 
 def test_a_failed_job_is_a_failed_task_in_flower(flower_env, start_worker) -> None:
@@ -176,6 +191,8 @@ def test_flower_refuses_the_network_without_auth_and_a_taken_port(farm_env) -> N
     assert "flower.auth" in open_to_all.stderr and len(open_to_all.stderr.splitlines()) == 1
     bad = farm(dict(farm_env, FARM_FLOWER__AUTH="nocolon"), "flower")
     assert bad.returncode == 2 and "user:password" in bad.stderr
+    comma = farm(dict(farm_env, FARM_FLOWER__AUTH="studio:pa,ss"), "flower")
+    assert comma.returncode == 2 and "comma" in comma.stderr and "pa,ss" not in comma.stderr
     import socket
 
     with socket.socket() as taken:

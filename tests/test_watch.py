@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobs.drop_results import split_name
+from jobs.watch import Watcher
 from storage.catalog import Catalog
 from tests.conftest import REPO
 
@@ -216,3 +217,115 @@ def test_names_that_collide_get_a_suffix_and_nothing_is_overwritten(watch_env, s
     assert seeds == {1, 2}
     assert (inbox / "done" / "song-3" / "music.mid").is_file()
     assert (inbox / "done" / "song-4.json").is_file()
+
+
+# the watcher in this process, against real Redis and catalog ---------------------------------
+
+def settle_all(watcher, folder: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    watcher.run_once()
+    while watcher.pending or [p for p in (folder / "processing").iterdir()
+                              if not p.name.startswith(".")]:
+        assert time.monotonic() < deadline, "drops never ended"
+        time.sleep(0.05)
+        watcher.run_once()
+
+
+def in_process(folder: Path, **options) -> Watcher:
+    from jobs.config import WatchFolder, load_settings
+
+    return Watcher(load_settings(watch_settle_s=0, **options.pop("settings", {})),
+                   [WatchFolder(dir=folder, **options)], lambda line: None)
+
+
+def test_a_drop_taken_while_redis_is_away_is_submitted_once_it_is_back(farm_process,
+                                                                         tmp_path) -> None:
+    from jobs.broker import redis_server_binary
+    from tests.conftest import _answers, _free_port
+
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def redis_server() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind",
+                                 "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+                                stdout=subprocess.DEVNULL)
+        while not _answers(url):
+            time.sleep(0.05)
+        return proc
+
+    inbox = tmp_path / "inbox"
+    watcher = in_process(inbox, settings={"redis_url": url})
+    prepare_folder(inbox)
+    write_drops(inbox, [("late.json", '{"kind": "midi", "seed": 4, "params": {"bars": 2}}')])
+    watcher.run_once()  # Redis is not running: the drop waits in processing/
+    assert (inbox / "processing" / "late.json").exists() and not watcher.pending
+    server = redis_server()
+    try:
+        watcher.run_once()
+        watcher.run_once()
+        assert list(watcher.pending) == [inbox / "processing" / "late.json"]
+        jobs = Catalog(farm_process["FARM_DB_URL"]).list_jobs()
+        assert [j.seed for j in jobs] == [4]
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def prepare_folder(folder: Path) -> None:
+    from jobs.watch_folder import prepare
+
+    prepare(folder).close()
+
+
+def test_a_restart_with_other_folder_options_follows_the_jobs_the_drop_was_given(
+        farm_process, tmp_path) -> None:
+    inbox = tmp_path / "inbox"
+    first = in_process(inbox, project="album", priority=3)
+    prepare_folder(inbox)
+    write_drops(inbox, [("song.txt", "sad ballad at 70 bpm")])
+    first.run_once()
+    given = next(iter(first.pending.values())).submitted.jobs
+    again = in_process(inbox, project="sketches", priority=8)  # the config changed meanwhile
+    again.run_once()
+    assert next(iter(again.pending.values())).submitted.jobs == given
+    assert len(Catalog(farm_process["FARM_DB_URL"]).list_jobs()) == len(given) == 2
+
+
+def test_a_name_that_is_not_utf8_ends_in_done_beside_its_result(farm_process, start_worker,
+                                                                 tmp_path) -> None:
+    start_worker("midi")
+    inbox = tmp_path / "inbox"
+    watcher = in_process(inbox)
+    prepare_folder(inbox)
+    name = os.fsdecode(b"\xffsong \xe9.json")
+    (inbox / name).write_text('{"kind": "midi", "seed": 9, "params": {"bars": 2}}')
+    settle_all(watcher, inbox)
+    stem = os.fsdecode(b"\xffsong \xe9")
+    result = json.loads((inbox / "done" / f"{stem}.result.json").read_text())
+    assert result["state"] == "SUCCEEDED" and (inbox / "done" / name).is_file()
+    assert (inbox / "done" / stem / "music.mid").is_file()
+
+
+@pytest.mark.parametrize("planted", ["processing", "done", ".farm-watch.lock"])
+def test_links_where_the_watcher_keeps_its_own_are_refused_in_one_line(watch_env, tmp_path,
+                                                                      planted) -> None:
+    from tests.conftest import farm
+
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    inbox.mkdir()
+    outside.mkdir()
+    (outside / "victim.txt").write_text("precious")
+    (inbox / planted).symlink_to(outside / ("victim.txt" if planted.startswith(".") else ""))
+    result = farm(watch_env, "watch", str(inbox))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert (outside / "victim.txt").read_text() == "precious"
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
+
+
+def test_a_folder_that_cannot_be_made_is_one_line(watch_env) -> None:
+    from tests.conftest import farm
+
+    result = farm(watch_env, "watch", "/etc/passwd/inbox")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "cannot watch" in result.stderr

@@ -55,6 +55,8 @@ def run_delivery(job_id: str, kind: Kind, handler: Handler, worker: str,
     heartbeat.start()  # from here every path below ends it (in `_settle`)
     if heavy:
         return _settle(run, heartbeat, lambda: _run_on_gpu(run, handler, worker))
+    if events is not None:  # said to Flower only if it is still running a while from now
+        events.note("RUNNING", f"running on {worker}")
     try:
         outputs = handler(run)
     except Exception as exc:
