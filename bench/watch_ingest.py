@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.harness import REPO, BenchFarm, bench_farm
@@ -40,6 +41,11 @@ def job_count(farm: BenchFarm) -> int:
         return 0
 
 
+def taken(inbox: Path) -> int:
+    """Drops in processing/ (their journals, hidden files, are not drops)."""
+    return sum(1 for p in (inbox / "processing").iterdir() if not p.name.startswith("."))
+
+
 def watch_side(farm: BenchFarm, drops: int, settle_s: float) -> dict[str, float]:
     inbox = farm.home / "inbox"
     inbox.mkdir()
@@ -57,15 +63,14 @@ def watch_side(farm: BenchFarm, drops: int, settle_s: float) -> dict[str, float]
         (inbox / f".{name}").write_text(text)
         os.rename(inbox / f".{name}", inbox / name)
     written = time.perf_counter() - start
-    while job_count(farm) < len(distinct) or len(list((inbox / "processing").iterdir())) < drops:
+    while job_count(farm) < len(distinct) or taken(inbox) < drops:
         time.sleep(0.02)
     elapsed = time.perf_counter() - start
     proc.terminate()
     proc.wait(30)
     log.close()
-    taken = len(list((inbox / "processing").iterdir()))
     said = (farm.home / "watch.log").read_text()
-    return {"seconds": elapsed, "write_s": written, "jobs": job_count(farm), "taken": taken,
+    return {"seconds": elapsed, "write_s": written, "jobs": job_count(farm), "taken": taken(inbox),
             "distinct": len(distinct), "copies_named_known": said.count("already known")}
 
 

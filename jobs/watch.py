@@ -48,7 +48,14 @@ from jobs.drop_results import (
 from jobs.drops import Submitted, is_drop_name, read_drop, submit_drop
 from jobs.errors import FarmError
 from jobs.trouble import Trouble
-from jobs.watch_folder import check_folders, entries, journal_of, open_for_writing, prepare
+from jobs.watch_folder import (
+    check_folders,
+    entries,
+    journal_of,
+    open_for_writing,
+    prepare,
+    write_journal,
+)
 from storage.errors import StorageError, StoreCorrupt
 from storage.states import JobState
 
@@ -77,7 +84,7 @@ class Watcher:
         self.leases = False  # whether open-for-writing can be told (Linux leases, main thread)
         self.trouble = Trouble(say, "farm watch", "drops stay where they are and are tried again")
         self._sightings: dict[Path, tuple[tuple[int, int], float]] = {}
-        self._next_look = 0.0
+        self._next_look = self._strays_due = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Watch until `stop` is set (set `wake` too, to stop at once)."""
@@ -102,10 +109,15 @@ class Watcher:
     def run_once(self) -> None:
         """One look: follow up every drop in processing/, take every complete new drop,
         finish every drop whose jobs ended."""
-        self._next_look = time.monotonic() + self.settings.watch_rescan_s
+        now = time.monotonic()
+        self._next_look = now + self.settings.watch_rescan_s
+        strays = now >= self._strays_due or bool(self.trouble.current)
+        if strays:  # at the first look, the periodic one, and every look while in trouble
+            self._strays_due = self._next_look
         seen: set[Path] = set()
         for folder in self.folders:
-            self._take_up(folder)
+            if strays:
+                self._take_up(folder)
             for entry in entries(folder.dir):
                 seen.add(Path(entry.path))
                 self._consider(folder, entry)
@@ -197,8 +209,8 @@ class Watcher:
             return
         self.trouble.cleared()
         pending = _Pending(folder, path, dropped_as, hashlib.sha256(data).hexdigest(), submitted)
-        try:  # the jobs it was given, so a restart follows them whatever the config says then
-            write_whole(journal_of(path), json.dumps(
+        try:
+            write_journal(path, json.dumps(
                 {**asdict(submitted), "dropped_as": dropped_as, "sha256": pending.sha256}))
         except OSError as exc:
             log.warning("no journal for %r (%s): a restart submits it again by its key",

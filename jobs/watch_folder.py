@@ -79,6 +79,15 @@ def journal_of(drop: Path) -> Path:
     return drop.with_name(f".{drop.name}{JOURNAL_SUFFIX}")
 
 
+def write_journal(drop: Path, text: str) -> None:
+    """Note beside a drop the jobs it was given. Neither fsynced nor renamed into place: a
+    journal torn by a crash reads as none, and the drop's idempotency key then finds its jobs
+    all the same; a journal only spares a restart that lookup, whatever the config says then."""
+    fd = os.open(journal_of(drop), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def open_for_writing(path: Path) -> bool | None:
     """Whether some process holds the file open for writing: a read lease cannot be had then.
     None where it cannot be told (another user's file, a network file system)."""
