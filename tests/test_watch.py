@@ -329,3 +329,26 @@ def test_a_folder_that_cannot_be_made_is_one_line(watch_env) -> None:
     result = farm(watch_env, "watch", "/etc/passwd/inbox")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "cannot watch" in result.stderr
+
+
+def test_each_watched_folder_gives_its_own_project_defaults_and_limits(farm_process,
+                                                                      tmp_path) -> None:
+    from jobs.config import WatchFolder, load_settings
+
+    album, sketches = tmp_path / "album", tmp_path / "sketches"
+    watcher = Watcher(load_settings(watch_settle_s=0), [
+        WatchFolder(dir=album, project="album", priority=7),
+        WatchFolder(dir=sketches, project="sketches", kinds=["midi"], max_file_bytes=100)],
+        lambda line: None)
+    for folder in (album, sketches):
+        prepare_folder(folder)
+        write_drops(folder, [("a.json", '{"kind": "midi", "seed": 1, "params": {"bars": 2}}')])
+    write_drops(sketches, [("idea.txt", "jazz at 120 bpm"),
+                           ("big.json", '{"kind": "midi", "params": {"bars": 2}}' + " " * 100)])
+    watcher.run_once()
+    jobs = {j.project: j for j in Catalog(farm_process["FARM_DB_URL"]).list_jobs()}
+    assert set(jobs) == {"album", "sketches"}  # the same content, two folders: two jobs
+    assert (jobs["album"].priority, jobs["sketches"].priority) == (7, 5)
+    refused = {p.name: p.read_text() for p in (sketches / "failed").glob("*.error.txt")}
+    assert "kind 'intent' is not taken in this folder" in refused["idea.error.txt"]
+    assert "more than this folder takes (100" in refused["big.error.txt"]
