@@ -11,6 +11,7 @@ from pathlib import Path
 import mido
 import pytest
 
+from jobs.kinds import KINDS
 from tests.conftest import farm, farm_json
 
 
@@ -21,7 +22,8 @@ def test_submitted_midi_job_succeeds_with_a_verified_artifact(farm_env, start_wo
     assert doc["state"] == "SUCCEEDED" and doc["attempts"] == 1
     assert doc["worker_pid"] and doc["started_at"] and doc["finished_at"]
     names = sorted(a["name"] for a in doc["artifacts"])
-    assert names == ["music.mid", "music.music.json", "report.json"]
+    assert names == ["music.mid", "music.music.json", "pianoroll.png", "report.json"]
+    assert names == sorted(KINDS["midi"].outputs)  # what the kind declares is what it makes
     midi = next(a for a in doc["artifacts"] if a["name"] == "music.mid")
     data = Path(midi["path"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == midi["sha256"] and len(data) == midi["bytes"]
@@ -126,7 +128,7 @@ def test_duplicate_delivery_of_a_finished_job_does_not_run_it_again(farm_env, st
     marker = farm_json(farm_env, "submit", "midi")["job_id"]
     farm_json(farm_env, "wait", marker, "--timeout", "60")
     doc = farm_json(farm_env, "status", job_id)
-    assert doc["attempts"] == 1 and len(doc["artifacts"]) == 3
+    assert doc["attempts"] == 1 and len(doc["artifacts"]) == len(KINDS["midi"].outputs)
 
 
 def test_export_copies_artifacts_as_plain_files(farm_env, start_worker, tmp_path) -> None:
