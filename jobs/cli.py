@@ -103,7 +103,7 @@ def watch(folder: Path | None, project: str | None, as_json: bool) -> None:
     conf = settings(serving=True)
     folders = conf.watch_folders
     if folder is not None:
-        known = [f for f in folders if f.dir.expanduser().resolve() == folder.resolve()]
+        known = [f for f in folders if f.dir.resolve() == folder.resolve()]
         folders = [known[0] if known else WatchFolder(dir=folder)]
     if project is not None:
         if len(folders) != 1:

@@ -19,19 +19,24 @@ from jobs.errors import ConfigError, FarmError, shown
 
 
 def check_flower(conf: FlowerConfig) -> None:
-    """Refuse to listen off loopback without auth, and a port that is taken."""
+    """Refuse to listen off loopback without auth."""
     if not conf.on_loopback and conf.auth is None:
         raise ConfigError(f"flower.address {shown(conf.address, 60)} is not loopback: set "
                           "flower.auth to user:password (FARM_FLOWER__AUTH) before opening "
                           "Flower to the network, or leave it on 127.0.0.1")
+
+
+def port_problem(conf: FlowerConfig) -> str | None:
+    """Why Flower cannot listen where it is told to (a taken port, say), or None."""
     try:
         family = socket.AF_INET6 if ":" in conf.address else socket.AF_INET
         with socket.socket(family) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Flower's server
             probe.bind((conf.address, conf.port))
     except OSError as exc:
-        raise FarmError(f"Flower cannot listen on {conf.address}:{conf.port} "
-                        f"({exc.strerror or exc}); set flower.port or flower.address") from None
+        return (f"Flower cannot listen on {conf.address}:{conf.port} ({exc.strerror or exc}); "
+                "set flower.port or flower.address")
+    return None
 
 
 def flower_url(conf: FlowerConfig) -> str:
@@ -45,6 +50,8 @@ def run_flower(settings: FarmSettings, say: Callable[[str], None]) -> int:
 
     conf = settings.flower
     check_flower(conf)
+    if (problem := port_problem(conf)) is not None:
+        raise FarmError(problem)
     for name in [n for n in os.environ if n.startswith("FLOWER_")]:
         del os.environ[name]  # Flower reads its options from FLOWER_*: only the farm's count
     if conf.auth is not None:

@@ -17,8 +17,8 @@ from subprocess import Popen
 
 from jobs.broker import EmbeddedRedis, check_redis
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec, ConfigError, FarmError
-from jobs.flower import check_flower, flower_url
+from jobs.errors import BadJobSpec, FarmError
+from jobs.flower import check_flower, flower_url, port_problem
 from jobs.home import CLI_DB_RETRY_S, ensure_home, open_catalog
 from jobs.kinds import TAGS
 from jobs.processes import start_child, start_worker, stop_on_signals, stop_processes, wait_for_workers
@@ -46,10 +46,10 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
             say(f"embedded Redis on {embedded.socket} (AOF in {embedded.data_dir})")
         client = check_redis(settings)
         children = {name: start() for name, start in starters.items()}
-        workers = {p.pid for name, p in children.items() if name.startswith("worker")}
-        wait_for_workers(settings, client, workers, stop=stop)
+        workers = [f"worker for {tag}" for tag in tags]
+        wait_for_workers(settings, client, {children[w].pid for w in workers}, stop=stop)
         say(f"farm up: workers for {', '.join(tags)}"
-            + "".join(f", {name}" for name in children if not name.startswith("worker"))
+            + "".join(f", {name}" for name in children if name not in workers)
             + "; Ctrl-C stops it")
         _keep_running(settings, embedded if owned else None, children, starters, say, stop)
     finally:
@@ -71,12 +71,9 @@ def _starters(settings: FarmSettings, tags: list[str], say: Callable[[str], None
         folders = ", ".join(str(f.dir) for f in settings.watch_folders)
         starters[f"watcher ({folders})"] = partial(start_child, settings, ["watch"], "watch")
     if settings.up.flower:
-        try:
-            check_flower(settings.flower)
-        except ConfigError:
-            raise
-        except FarmError as exc:
-            say(f"Flower not started: {exc}")
+        check_flower(settings.flower)
+        if (problem := port_problem(settings.flower)) is not None:
+            say(f"Flower not started: {problem}")
         else:
             starters[f"Flower at {flower_url(settings.flower)}"] = partial(
                 start_child, settings, ["flower"], "flower")
