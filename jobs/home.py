@@ -49,7 +49,9 @@ _catalogs: dict[tuple[int, str, float], Catalog] = {}
 
 def open_catalog(settings: FarmSettings, retry_s: float | None = None) -> Catalog:
     """The catalog at the configured URL, opened once per process (one engine, one pool).
-    A busy database is waited for up to `retry_s` (default: the settings' db_retry_s)."""
+    A busy database is waited for up to `retry_s` (default: the settings' db_retry_s). Each
+    event it records is announced on Redis (jobs.notify), for the API's live streams."""
+    from jobs.notify import EventNotifier
     from storage.catalog import Catalog
 
     patience = settings.db_retry_s if retry_s is None else retry_s
@@ -57,7 +59,9 @@ def open_catalog(settings: FarmSettings, retry_s: float | None = None) -> Catalo
     if key not in _catalogs:
         if settings.db_url is None:
             ensure_home(settings)
-        _catalogs[key] = Catalog(settings.catalog_url, settings.db_busy_timeout_s, patience)
+        catalog = Catalog(settings.catalog_url, settings.db_busy_timeout_s, patience)
+        catalog.on_event = EventNotifier(settings)
+        _catalogs[key] = catalog
     return _catalogs[key]
 
 

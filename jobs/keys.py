@@ -68,6 +68,16 @@ class FarmKeys:
         """Messages set aside because nothing could read them (`farm doctor` lists them)."""
         return f"{self.namespace}:dead"
 
+    @property
+    def events(self) -> str:
+        """Pub/sub channel: the id of each job whose events the catalog just recorded, so
+        live streams (jobs.api) wake at once; they read the events from the catalog."""
+        return f"{self.namespace}:events"
+
+    def llm_tokens(self, job_id: str) -> str:
+        """Stream of an `llm` job's text as its worker generates it, read by the API."""
+        return f"{self.namespace}:llm:{job_id}"
+
     def gpu(self, device: str) -> GpuKeys:
         base = f"{self.namespace}:gpu:{device}"
         return GpuKeys(f"{base}:lease", f"{base}:token", f"{base}:waiters", f"{base}:waiter:",

@@ -6,7 +6,7 @@ small conditional writes, and the ORM's unit of work would cost more than the da
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
@@ -87,6 +87,13 @@ _DEPENDENTS = select(JOBS).join(DEPS, DEPS.c.job_id == JOBS.c.id).where(
     DEPS.c.depends_on == bindparam("job_id"))
 _DEPENDENCIES = select(JOBS).join(DEPS, DEPS.c.depends_on == JOBS.c.id).where(
     DEPS.c.job_id == bindparam("job_id"))
+# A progress event: the job's own state, attempt and worker, with the fraction and its reason.
+_PROGRESS_EVENT = insert(EVENTS).from_select(
+    ["job_id", "at", "state", "attempt", "worker", "message", "progress"],
+    select(JOBS.c.id, bindparam("now", type_=EVENTS.c.at.type), JOBS.c.state, JOBS.c.attempts,
+           JOBS.c.worker, bindparam("reason", type_=EVENTS.c.message.type),
+           bindparam("progress", type_=EVENTS.c.progress.type))
+    .where(JOBS.c.id == bindparam("job_id")))
 
 
 def _event(job_id: str, state: JobState, message: str | None, attempt: int = 0,
@@ -102,11 +109,15 @@ def _fields(record: SQLModel) -> dict[str, Any]:
 class Catalog:
     """Jobs, their events, artifacts and lineage. Every state change is a conditional update.
 
+    `on_event`, when set, hears the job id of every event committed (jobs.notify publishes
+    it, so live streams wake at once); it must not raise.
+
     A busy database (a SQLite write lock held past its timeout, a PostgreSQL restart) is
     waited for, up to `retry_s`; a damaged one raises CatalogDamaged at once."""
 
     def __init__(self, url: str, busy_timeout_s: float = 30.0, retry_s: float = 300.0) -> None:
         self.url, self.retry_s = url, retry_s
+        self.on_event: Callable[[str], None] | None = None
         try:
             configure_mappers()  # once per process; records are made through the mappers
             self.engine = make_engine(url, busy_timeout_s)
@@ -124,6 +135,10 @@ class Catalog:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _told(self, job_id: str) -> None:
+        if self.on_event is not None:
+            self.on_event(job_id)
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
@@ -165,7 +180,8 @@ class Catalog:
                     conn.execute(insert(DEPS), [{"job_id": job.id, "depends_on": d} for d in deps])
                 conn.execute(_INSERT_EVENT, _event(job.id, job.state, "submitted"))
                 conn.commit()
-                return job, True
+            self._told(job.id)
+            return job, True
         except IntegrityError:
             # Its own earlier try, whose commit landed though the answer was lost (a reset
             # PostgreSQL connection), or another job holding the idempotency key.
@@ -248,7 +264,8 @@ class Catalog:
             conn.execute(_INSERT_EVENT,
                          _event(job_id, to, message, attempt or 0, fields.get("worker")))
             conn.commit()
-            return True
+        self._told(job_id)
+        return True
 
     @patient
     def claim(self, job_id: str, worker: str, pid: int, from_state: JobState,
@@ -269,6 +286,7 @@ class Catalog:
             conn.execute(_INSERT_EVENT,
                          _event(job_id, to_state, f"attempt {attempts} started", attempts, worker))
             conn.commit()
+        self._told(job_id)
         return attempts
 
     def _set(self, job_id: str, **values: Any) -> None:
@@ -282,7 +300,15 @@ class Catalog:
 
     @patient
     def set_progress(self, job_id: str, progress: float, reason: str | None = None) -> None:
-        self._set(job_id, progress=progress, reason=reason)
+        """The job's progress and why (what it waits for, its step), kept as an event too;
+        callers write it at most once a second per job, or when the reason changes."""
+        with self._connect() as conn:
+            conn.execute(update(JOBS).where(JOBS.c.id == job_id)
+                         .values(progress=progress, reason=reason))
+            conn.execute(_PROGRESS_EVENT, {"job_id": job_id, "now": utcnow(), "reason": reason,
+                                           "progress": progress})
+            conn.commit()
+        self._told(job_id)
 
     @patient
     def next_ready(self, tag: str, kinds: Iterable[str], model: str | None = None
@@ -356,6 +382,7 @@ class Catalog:
             conn.execute(_INSERT_EVENT,
                          _event(job_id, JobState.SUCCEEDED, f"{len(artifacts)} artifacts", attempt))
             conn.commit()
+        self._told(job_id)
         return True
 
     @staticmethod
@@ -374,6 +401,7 @@ class Catalog:
                 raise UnknownJob(f"no job '{job_id}' in the catalog; `farm ls` lists jobs")
             conn.execute(_INSERT_EVENT, _event(job_id, state, message, attempt, worker))
             conn.commit()
+        self._told(job_id)
 
     # models -----------------------------------------------------------------
 

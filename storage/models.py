@@ -80,6 +80,9 @@ class JobEvent(SQLModel, table=True):
     attempt: int = 0
     worker: str | None = Field(default=None, max_length=255)
     message: str | None = Field(default=None, sa_column=Column(Text))
+    # Set on a progress event (the job's state unchanged, `message` its reason): live
+    # streams follow a job's progress and why it waits by the same ids as its states.
+    progress: float | None = None
 
 
 class ArtifactRecord(SQLModel, table=True):

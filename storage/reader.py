@@ -77,6 +77,18 @@ class EdgeRow:
 
 
 @dataclass
+class EventRow:
+    id: int
+    job_id: str
+    at: datetime
+    state: JobState
+    attempt: int
+    worker: str | None
+    message: str | None
+    progress: float | None
+
+
+@dataclass
 class ModelRow:
     sha256: str
     name: str
@@ -87,9 +99,9 @@ class ModelRow:
     updated_at: datetime
 
 
-R = TypeVar("R", JobRow, ArtifactRow, EdgeRow, ModelRow)
+R = TypeVar("R", JobRow, ArtifactRow, EdgeRow, ModelRow, EventRow)
 TABLES: dict[type, str] = {JobRow: "jobs", ArtifactRow: "artifacts", EdgeRow: "lineage",
-                           ModelRow: "models"}
+                           ModelRow: "models", EventRow: "job_events"}
 
 
 def check_job_id(job_id: str) -> str:
@@ -224,10 +236,10 @@ class CatalogReader:
         return found
 
     def list_jobs(self, states: Iterable[JobState] = (), kinds: Iterable[str] = (),
-                  limit: int = 50) -> list[JobRow]:
-        names, kinds = [str(s) for s in states], list(kinds)
+                  limit: int = 50, projects: Iterable[str] = ()) -> list[JobRow]:
+        names, kinds, projects = [str(s) for s in states], list(kinds), list(projects)
         where, params = ["1 = 1"], list[str]()
-        for column, values in (("state", names), ("kind", kinds)):
+        for column, values in (("state", names), ("kind", kinds), ("project", projects)):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params += values
@@ -247,6 +259,35 @@ class CatalogReader:
     def dependencies(self, job_id: str) -> list[JobRow]:
         return self._rows(JobRow, "id IN (SELECT depends_on FROM job_deps WHERE job_id = ?)",
                           [job_id], "ORDER BY created_at")
+
+    def dependents(self, job_id: str) -> list[JobRow]:
+        return self._rows(JobRow, "id IN (SELECT job_id FROM job_deps WHERE depends_on = ?)",
+                          [job_id], "ORDER BY created_at")
+
+    def events_after(self, after: int, upto: int | None = None, job_id: str | None = None,
+                     project: str | None = None, limit: int = 500) -> list[EventRow]:
+        """Events with ids above `after` (and at most `upto`), of one job or one project,
+        oldest first: what a live stream sends next."""
+        where, params = ["id > ?"], list[Any]([after])
+        if upto is not None:
+            where.append("id <= ?")
+            params.append(upto)
+        if job_id is not None:
+            where.append("job_id = ?")
+            params.append(job_id)
+        if project is not None:
+            where.append("job_id IN (SELECT id FROM jobs WHERE project = ?)")
+            params.append(project)
+        return self._rows(EventRow, " AND ".join(where), params, f"ORDER BY id LIMIT {int(limit)}")
+
+    def event_ids_after(self, after: int, limit: int = 1000) -> list[int]:
+        """The ids of every job's events above `after`, in order (where the holes are)."""
+        return [e.id for e in self._rows(EventRow, "id > ?", [after],
+                                         f"ORDER BY id LIMIT {int(limit)}")]
+
+    def last_event_id(self) -> int:
+        found = self._rows(EventRow, "id = (SELECT MAX(id) FROM job_events)")
+        return found[0].id if found else 0
 
     def parents(self, child_id: str) -> list[EdgeRow]:
         return self._rows(EdgeRow, "child_id = ?", [child_id], "ORDER BY id")

@@ -10,8 +10,8 @@ import pytest
 
 from storage.catalog import Catalog
 from storage.errors import CatalogUnavailable, UnknownJob
-from storage.models import ArtifactRecord, JobRecord, JobState, LineageEdge, ModelRecord
-from storage.reader import ArtifactRow, CatalogReader, EdgeRow, JobRow, ModelRow
+from storage.models import ArtifactRecord, JobEvent, JobRecord, JobState, LineageEdge, ModelRecord
+from storage.reader import ArtifactRow, CatalogReader, EdgeRow, EventRow, JobRow, ModelRow
 
 
 def new_job(key: str | None = None, kind: str = "midi") -> JobRecord:
@@ -105,7 +105,7 @@ def test_jobs_are_found_by_unique_prefix_never_by_pattern(catalog: Catalog, side
 
 def test_reader_rows_carry_the_columns_of_the_catalog_records() -> None:
     for row, record in ((JobRow, JobRecord), (ArtifactRow, ArtifactRecord),
-                        (EdgeRow, LineageEdge), (ModelRow, ModelRecord)):
+                        (EdgeRow, LineageEdge), (ModelRow, ModelRecord), (EventRow, JobEvent)):
         columns = [c.name for c in record.__table__.c]  # type: ignore[attr-defined]
         assert [f.name for f in fields(row)] == columns, row.__name__
 
