@@ -8,18 +8,26 @@ the lease passes to another model and after the same idle time.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from jobs.config import FarmSettings
+from jobs.keys import FarmKeys
 from workers.attempt import JobOutput, JobRun, json_bytes
 from workers.errors import JobInputError
 from workers.ticker import Duty, ticker
 
+log = logging.getLogger(__name__)
+TOKENS_KEPT = 20_000  # entries of a job's text stream (pieces, about tokens)
+TOKENS_TTL_S = 3600
 _lock = threading.RLock()  # one job at a time touches the process's model
 _backend: Any = None  # pipelines.brain.LlamaBackend, made after the fork
 _last_used = 0.0
@@ -144,13 +152,35 @@ def render_completion(run: JobRun) -> list[JobOutput]:
 
     config = brain_config(run.ctx.settings)
     result = _run_pipeline(run, config, CompletionPipeline, CompletionRequest(
-        run.params["prompt"], run.params["max_tokens"], run.job.seed))
+        run.params["prompt"], run.params["max_tokens"], run.job.seed, _token_sink(run)))
     rate = result.tokens / result.seconds if result.seconds else 0.0
     run.note(f"completion by {result.tier}: {result.tokens} tokens in {result.seconds:.2f} s "
              f"({rate:.1f} tokens/s)")
     if result.tier == "llama":
         run.sources.append((_model_file_sha256(config["model_path"]), "model"))
     return [JobOutput("completion.txt", result.text.encode(), "text/plain")]
+
+
+def _token_sink(run: JobRun) -> Callable[[str], None]:
+    """Where the text goes as it is generated: the job's Redis stream, which the API relays
+    (`POST /llm/stream`). Each entry is a piece of text and its attempt; the stream lives an
+    hour. Redis going away stops the stream, never the job: the catalogued text is the truth."""
+    key = FarmKeys(run.ctx.settings.namespace).llm_tokens(run.job.id)
+    client, broken = run.ctx.redis, [False]
+
+    def tell(text: str) -> None:
+        if broken[0]:
+            return
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.xadd(key, {"text": text, "attempt": run.attempt}, maxlen=TOKENS_KEPT,
+                      approximate=True)
+            pipe.expire(key, TOKENS_TTL_S)
+            pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            broken[0] = True
+            log.warning("job %s: its text is not streamed (%s)", run.job.id[:12], exc)
+    return tell
 
 
 def _mark_used() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,11 +18,13 @@ class Generation:
 
 
 class Backend(Protocol):
-    """A text generator the pipelines can ask; `tier` names it in results ("llama", "endpoint")."""
+    """A text generator the pipelines can ask; `tier` names it in results ("llama", "endpoint").
+    `complete` tells `on_text` the text as it comes (an endpoint: all of it at the end)."""
 
     tier: str
 
-    def complete(self, prompt: str, max_tokens: int, seed: int = 0) -> Generation: ...
+    def complete(self, prompt: str, max_tokens: int, seed: int = 0,
+                 on_text: Callable[[str], None] | None = None) -> Generation: ...
 
     def intent_json(self, text: str, schema: dict[str, Any], max_tokens: int,
                     seed: int = 0) -> Generation: ...

@@ -10,6 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from pipelines.brain.backend import Generation
@@ -77,8 +78,13 @@ class EndpointBackend:
         return Generation(str(text or ""), int(usage.get("completion_tokens") or 0),
                           time.perf_counter() - started, int(usage.get("prompt_tokens") or 0))
 
-    def complete(self, prompt: str, max_tokens: int, seed: int = 0) -> Generation:
-        return self.chat([{"role": "user", "content": prompt}], max_tokens, seed)
+    def complete(self, prompt: str, max_tokens: int, seed: int = 0,
+                 on_text: Callable[[str], None] | None = None) -> Generation:
+        """The answer at once (the request is not streamed): `on_text` hears all of it."""
+        generation = self.chat([{"role": "user", "content": prompt}], max_tokens, seed)
+        if on_text is not None and generation.text:
+            on_text(generation.text)
+        return generation
 
     def intent_json(self, text: str, schema: dict[str, Any], max_tokens: int,
                     seed: int = 0) -> Generation:

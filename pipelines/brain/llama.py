@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -122,14 +123,22 @@ class LlamaBackend:
         prompt = formatter(messages=messages).prompt
         return list(llm.tokenize(prompt.encode(), add_bos=False, special=True))
 
-    def complete(self, prompt: str, max_tokens: int, seed: int = 0) -> Generation:
-        """Plain greedy completion of prompt (the `llm` job kind)."""
+    def complete(self, prompt: str, max_tokens: int, seed: int = 0,
+                 on_text: Callable[[str], None] | None = None) -> Generation:
+        """Plain greedy completion of prompt (the `llm` job kind), streamed: `on_text` hears
+        each piece of text as it is generated. A piece is one token, except where a character
+        spans tokens (llama.cpp holds those back until the character is whole), so the count
+        is of pieces."""
         llm = self._require()
         started = time.perf_counter()
-        out = llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, seed=seed)
-        usage = out.get("usage", {})
-        return Generation(out["choices"][0]["text"], int(usage.get("completion_tokens", 0)),
-                          time.perf_counter() - started, int(usage.get("prompt_tokens", 0)))
+        pieces: list[str] = []
+        for chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0,
+                                           seed=seed, stream=True):
+            if text := chunk["choices"][0]["text"]:
+                pieces.append(text)
+                if on_text is not None:
+                    on_text(text)
+        return Generation("".join(pieces), len(pieces), time.perf_counter() - started)
 
     def intent_json(self, text: str, schema: dict[str, Any], max_tokens: int,
                     seed: int = 0) -> Generation:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,11 +196,12 @@ class BrainPipeline:
 
 @dataclass(frozen=True)
 class CompletionRequest:
-    """A raw prompt for an `llm` job."""
+    """A raw prompt for an `llm` job; `on_text` hears the text as it is generated."""
 
     prompt: str
     max_tokens: int = 256
     seed: int = 0
+    on_text: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -240,5 +242,5 @@ class CompletionPipeline:
         if not self.backends:
             raise BrainError("CompletionPipeline.load() has not found a model")
         backend = self.backends[0]
-        out = backend.complete(req.prompt, req.max_tokens, req.seed)
+        out = backend.complete(req.prompt, req.max_tokens, req.seed, req.on_text)
         return CompletionResult(out.text, out.tokens, out.seconds, backend.tier)
