@@ -150,6 +150,26 @@ def flower(address: str | None, port: int | None) -> None:
 
 
 @cli.command()
+@click.option("--host", help="Address to listen on (config api.host; 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (config api.port; 8750).")
+@click.option("--uds", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also a unix socket, mode 0600 (config api.uds).")
+def api(host: str | None, port: int | None, uds: Path | None) -> None:
+    """The HTTP API with live events, and the studio page at / (bearer token from api.token;
+    required off loopback)."""
+    from jobs.api.server import run_api
+
+    conf = settings()  # a request is someone waiting: the CLI's patience with a busy catalog
+    changed = {k: v for k, v in {"host": host, "port": port, "uds": uds}.items() if v is not None}
+    if changed:
+        from jobs.config import ApiConfig
+
+        merged = {**conf.api.model_dump(), **changed, "token": conf.api.token}
+        conf = conf.model_copy(update={"api": _validated(ApiConfig, merged, "--host/--port/--uds")})
+    run_api(conf, click.echo)
+
+
+@cli.command()
 @click.option("--tags", default="midi", show_default=True,
               help="Comma-separated queue tags to consume.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
@@ -283,13 +303,15 @@ def wait(job_id: str, timeout: float, as_json: bool) -> None:
 @cli.command("ls")
 @click.option("--state", multiple=True, help="Only jobs in this state (repeatable).")
 @click.option("--kind", multiple=True, help="Only jobs of this kind (repeatable).")
+@click.option("--project", multiple=True, help="Only jobs of this project (repeatable).")
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 @json_option
-def list_jobs(state: tuple[str, ...], kind: tuple[str, ...], limit: int, as_json: bool) -> None:
+def list_jobs(state: tuple[str, ...], kind: tuple[str, ...], project: tuple[str, ...], limit: int,
+              as_json: bool) -> None:
     """Jobs in the catalog, newest first."""
     from jobs.queries import jobs_table, list_docs
 
-    docs = list_docs(settings(), list(state), list(kind), limit)
+    docs = list_docs(settings(), list(state), list(kind), limit, list(project))
     emit(docs, as_json, jobs_table(docs))
 
 

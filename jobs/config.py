@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -39,6 +40,7 @@ REDIS_QUERY_OPTIONS = frozenset({
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 PROJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MIN_TOKEN_CHARS = 16
 
 
 class _Section(BaseModel):
@@ -124,11 +126,56 @@ class FlowerConfig(_Section):
         return self.address in LOOPBACK_HOSTS
 
 
+class ApiConfig(_Section):
+    """The HTTP API and the studio page (`farm api`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8750, ge=1, le=65535)
+    uds: Path | None = None  # also a unix socket, created 0600
+    token: SecretStr | None = None  # bearer token; required off loopback
+    cors_origins: list[str] = Field(default_factory=list)  # none: no CORS at all
+    max_body_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None:
+            value = token.get_secret_value()
+            if len(value) < MIN_TOKEN_CHARS or not value.isascii() or not value.isprintable() \
+                    or " " in value:
+                raise ValueError(f"give api.token as at least {MIN_TOKEN_CHARS} printable ASCII "
+                                 "characters without spaces (python3 -c 'import secrets; "
+                                 "print(secrets.token_urlsafe())')")
+        return token
+
+    @field_validator("uds")
+    @classmethod
+    def _uds(cls, path: Path | None) -> Path | None:
+        if path is not None and len(str(path.expanduser())) >= _MAX_SOCKET_PATH:
+            raise ValueError(f"a unix socket path must be shorter than {_MAX_SOCKET_PATH} "
+                             "characters")
+        return None if path is None else path.expanduser()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise ValueError(f"api.cors_origins: {shown(origin, 60)} is not an origin like "
+                                 "http://studio.local:3000 (a scheme and a host, no path, no *)")
+        return origins
+
+    @property
+    def on_loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS
+
+
 class UpConfig(_Section):
     """What `farm up` starts beside Redis, the workers and the reconciler."""
 
     watch: bool = True  # the watcher, for every folder in `watch` (default: FARM_HOME/inbox)
     flower: bool = True
+    api: bool = True  # the API and the studio page (on loopback unless api.token is set)
 
 
 class FarmSettings(BaseModel):
@@ -163,6 +210,7 @@ class FarmSettings(BaseModel):
     watch_settle_s: float = Field(0.5, ge=0, le=600)
     watch_rescan_s: float = Field(2.0, gt=0, le=3600)  # a full look besides the file events
     flower: FlowerConfig = Field(default_factory=lambda: FlowerConfig())
+    api: ApiConfig = Field(default_factory=lambda: ApiConfig())
     up: UpConfig = Field(default_factory=lambda: UpConfig())
     _config_file: Path | None = PrivateAttr(None)  # the farm.yaml these settings were read from
 
@@ -289,7 +337,8 @@ def _yaml_values(path: Path, explicit: bool) -> dict[str, Any]:
 
 # Settings given whole in one variable as JSON (FARM_DEVICES='{"gpu0": {"vram_mb": 8000}}');
 # every other one is text, which pydantic converts.
-_STRUCTURED = {"devices", "worker_tags", "llm", "midi", "image", "audio", "watch", "flower", "up"}
+_STRUCTURED = {"devices", "worker_tags", "llm", "midi", "image", "audio", "watch", "flower", "api",
+               "up"}
 
 
 def _env_values(environ: dict[str, str]) -> dict[str, Any]:

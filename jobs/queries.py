@@ -64,7 +64,7 @@ def wait_for_job(settings: FarmSettings, job_id: str, timeout_s: float, poll_s: 
 
 
 def list_docs(settings: FarmSettings, states: list[str], kinds: list[str],
-              limit: int) -> list[dict[str, Any]]:
+              limit: int, projects: list[str] | None = None) -> list[dict[str, Any]]:
     try:
         wanted = [JobState(s.upper()) for s in states]
     except ValueError:
@@ -74,7 +74,7 @@ def list_docs(settings: FarmSettings, states: list[str], kinds: list[str],
         {"job_id": j.id, "kind": j.kind, "state": str(j.state), "progress": j.progress,
          "attempts": j.attempts, "project": j.project, "seed": j.seed,
          "created_at": iso(j.created_at), "reason": j.reason, "error": j.error}
-        for j in open_reader(settings).list_jobs(wanted, kinds, limit)
+        for j in open_reader(settings).list_jobs(wanted, kinds, limit, projects or [])
     ]
 
 

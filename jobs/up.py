@@ -1,11 +1,11 @@
 """`farm up`: a local farm in one command, stopped cleanly by Ctrl-C or SIGTERM.
 
 Redis (embedded with AOF persistence under FARM_HOME unless REDIS_URL is set), one worker
-per enabled tag, the watcher and Flower (as `up` in the config says), and the reconciler every
-few seconds. It rides out trouble rather than dying of it: a worker, the watcher or Flower
-that exits is started again, an embedded Redis that dies is started again (its AOF keeps the
-queue), and while Redis or the catalog is away the loop says so once, backs off, and says so
-again when they are back.
+per enabled tag, the watcher, the API with the studio page and Flower (as `up` in the config
+says), and the reconciler every few seconds. It rides out trouble rather than dying of it: a
+worker, the watcher, the API or Flower that exits is started again, an embedded Redis that
+dies is started again (its AOF keeps the queue), and while Redis or the catalog is away the
+loop says so once, backs off, and says so again when they are back.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Callable
 from functools import partial
 from subprocess import Popen
 
+from jobs.api.server import api_url, check_api
+from jobs.api.server import port_problem as api_port_problem
 from jobs.broker import EmbeddedRedis, check_redis
 from jobs.config import FarmSettings
 from jobs.errors import BadJobSpec, FarmError
@@ -63,13 +65,20 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
 def _starters(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
               ) -> dict[str, Callable[[], Popen[bytes]]]:
     """What this farm runs, by name: a worker per tag, and as the config says the watcher
-    (every watched folder) and Flower (refused off loopback without auth; a taken port is
-    said and the farm runs without it)."""
+    (every watched folder), the API and Flower (each refused off loopback without its token
+    or auth; a taken port is said and the farm runs without it)."""
     starters: dict[str, Callable[[], Popen[bytes]]] = {
         f"worker for {tag}": partial(start_worker, settings, [tag]) for tag in tags}
     if settings.up.watch:
         folders = ", ".join(str(f.dir) for f in settings.watch_folders)
         starters[f"watcher ({folders})"] = partial(start_child, settings, ["watch"], "watch")
+    if settings.up.api:
+        check_api(settings.api)
+        if (problem := api_port_problem(settings.api)) is not None:
+            say(f"API not started: {problem}")
+        else:
+            starters[f"API and studio page at {api_url(settings.api)}"] = partial(
+                start_child, settings, ["api"], "api")
     if settings.up.flower:
         check_flower(settings.flower)
         if (problem := port_problem(settings.flower)) is not None:

@@ -79,6 +79,7 @@ def farm_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "FARM_NAMESPACE": f"t{uuid.uuid4().hex[:10]}",
         "FARM_THREADS": "1",
         "FARM_UP__FLOWER": "false",  # one Flower port per machine: the tests that want it say so
+        "FARM_UP__API": "false",  # and one API port
         "PYTHONPATH": str(REPO),
     })
     return env
