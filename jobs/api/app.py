@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 def make_app(settings: FarmSettings) -> FastAPI:
     hub = EventHub(settings)
+    writer = ThreadPoolExecutor(1, thread_name_prefix="farm-api-writes")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +56,7 @@ def make_app(settings: FarmSettings) -> FastAPI:
             listener.cancel()
             with suppress(asyncio.CancelledError):
                 await listener
+            writer.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="studio-farm", version="1", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None, responses=PROBLEMS,
@@ -62,7 +65,7 @@ def make_app(settings: FarmSettings) -> FastAPI:
                   telemetry={"auto_configure": False, "tracing": False, "metrics": False,
                              "logs": False, "operation_spans": False})
     errors.install(app)
-    app.include_router(farm_routes(settings, hub))
+    app.include_router(farm_routes(settings, hub, writer))
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:
