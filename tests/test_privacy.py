@@ -103,3 +103,37 @@ def test_a_socket_another_user_made_is_refused(farm_env, tmp_path, monkeypatch) 
             result.stderr
     finally:
         impostor.close()
+
+
+def test_farm_up_serves_the_api_and_its_token_stays_out_of_logs_pages_and_command_lines(
+        farm_env, tmp_path) -> None:
+    import secrets
+
+    import httpx
+
+    from tests.conftest import _free_port
+
+    token = secrets.token_urlsafe(24)
+    env = _embedded_env(farm_env, tmp_path)
+    port = _free_port()
+    env.update({"FARM_UP__API": "true", "FARM_API__TOKEN": token, "FARM_API__PORT": str(port)})
+    up = FarmUp(env, tmp_path / "up.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        assert f"API and studio page at {url}/" in up.log.read_text()
+        assert httpx.get(f"{url}/jobs", timeout=10).status_code == 401
+        job = httpx.post(f"{url}/jobs", json={"kind": "midi", "params": {"bars": 2}}, headers=auth,
+                         timeout=10).json()["job_id"]
+        assert farm_json(env, "wait", job, "--timeout", "60")["state"] == "SUCCEEDED"
+        pages = [httpx.get(f"{url}{path}", headers=auth, timeout=10).text
+                 for path in ("/", "/static/studio.js", "/openapi.json", f"/jobs/{job}", "/health")]
+        command_lines = [(Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")
+                         for pid in up.group_pids()]
+        doctor = farm(env, "doctor", "--json").stdout
+    finally:
+        _stop(up)
+    logs = [f.read_text(errors="replace") for f in (Path(env["FARM_HOME"]) / "logs").glob("*")]
+    assert any("GET /jobs" in log for log in logs)  # the API's own log is among them
+    for text in [up.log.read_text(), *logs, *pages, *command_lines, doctor]:
+        assert token not in text
