@@ -81,3 +81,20 @@ def test_cors_answers_only_the_configured_origins(monkeypatch, tmp_path) -> None
     assert allowed.headers["access-control-allow-origin"] == "http://studio.local:3000"
     other = client.options("/jobs", headers={"Origin": "http://elsewhere.example", **asked})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_stream_the_catalog_fails_ends_with_one_error_line() -> None:
+    import asyncio
+
+    from jobs.api.streams import told_once
+
+    @told_once
+    async def failing():  # type: ignore[no-untyped-def]
+        yield "id: 1\n\n"
+        raise UnknownJob("no job 'abcd' in the catalog;\nnot there")
+
+    async def read() -> list[str]:
+        return [chunk async for chunk in failing()]
+
+    assert asyncio.run(read()) == [
+        "id: 1\n\n", 'event: error\ndata: {"detail":"no job \'abcd\' in the catalog; not there"}\n\n']

@@ -197,3 +197,25 @@ def test_a_catalog_made_before_a_column_was_added_gains_it_for_writers_and_reade
     row = again.model("a" * 64)
     assert row is not None and (row.kind, row.vram_mb, row.load_s) == ("image", 2300, 1.2)
     assert again.measured_vram_mb("sd15") == 2300
+
+
+def test_progress_is_an_event_each_event_is_told_and_the_reader_reads_after_an_id(
+        catalog: Catalog) -> None:
+    heard: list[str] = []
+    catalog.on_event = heard.append
+    job, _ = catalog.add_job(new_job())
+    catalog.set_progress(job.id, 0.5, "step 5 of 10")
+    catalog.set_progress("0" * 32, 0.5, "no such job: nothing written")
+    assert catalog.transition(job.id, [JobState.QUEUED], JobState.CANCELLED)
+    assert catalog.get_job(job.id).progress == 0.5
+    reader = CatalogReader(catalog.url)
+    found = reader.events_after(0, job_id=job.id)
+    assert [(e.state, e.progress, e.message) for e in found] == [
+        (JobState.QUEUED, None, "submitted"), (JobState.QUEUED, 0.5, "step 5 of 10"),
+        (JobState.CANCELLED, None, None)]
+    assert reader.event_ids_after(found[0].id) == [e.id for e in found[1:]]
+    assert reader.events_after(found[0].id, upto=found[1].id) == found[1:2]
+    assert reader.last_event_id() == found[-1].id
+    assert reader.events_after(0, project="default") == found
+    assert reader.events_after(0, project="elsewhere") == []
+    assert heard == [job.id, job.id, "0" * 32, job.id]

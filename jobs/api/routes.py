@@ -53,9 +53,10 @@ def _sse_doc(what: str) -> Responses:
 
 
 EVENTS_DOC = _sse_doc("`state` and `progress` events whose `id` is the catalog's event id (send "
-                      "it back as Last-Event-ID to resume); a job's stream ends with `end`.")
+                      "it back as Last-Event-ID to resume); a job's stream ends with `end`; "
+                      "trouble with the catalog ends a stream with `error`.")
 TEXT_DOC = _sse_doc("`job` (its id), `token` events as the worker generates, then `done` with "
-                    "the catalogued text.")
+                    "the catalogued text (or `error`).")
 
 
 def with_urls(doc: dict[str, Any]) -> dict[str, Any]:

@@ -21,10 +21,11 @@ the text as catalogued (`completion.txt`) in a `done` event.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis
@@ -34,10 +35,11 @@ from starlette.responses import StreamingResponse
 
 from jobs.broker import check_embedded_socket
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec
+from jobs.errors import BadJobSpec, FarmError, one_line
 from jobs.home import open_reader, open_store
 from jobs.keys import FarmKeys
 from jobs.views import iso
+from storage.errors import StorageError
 from storage.reader import CatalogReader, EventRow, JobRow
 
 log = logging.getLogger("farm.api")
@@ -170,6 +172,21 @@ class EventReader:
         return self.job_id is not None and self.reader.get_job(self.job_id).state.is_terminal
 
 
+def told_once(stream: Callable[..., AsyncIterator[str]]) -> Callable[..., AsyncIterator[str]]:
+    """A stream that meets the catalog's trouble (busy past its patience, damaged) ends with
+    an `error` event in the CLI's one line; the client reconnects with Last-Event-ID."""
+
+    @functools.wraps(stream)
+    async def guarded(*args: Any, **kwargs: Any) -> AsyncIterator[str]:
+        try:
+            async for chunk in stream(*args, **kwargs):
+                yield chunk
+        except (FarmError, StorageError) as exc:
+            yield sse("error", {"detail": one_line(str(exc))})
+    return guarded
+
+
+@told_once
 async def event_stream(hub: EventHub, events: EventReader, cursor: int,
                        end_with_job: bool) -> AsyncIterator[str]:
     """SSE of the events after `cursor`: `state` (a state or a note) and `progress` events,
@@ -198,6 +215,7 @@ async def event_stream(hub: EventHub, events: EventReader, cursor: int,
             pass
 
 
+@told_once
 async def text_stream(settings: FarmSettings, job_id: str) -> AsyncIterator[str]:
     """SSE of an `llm` job: `job`, then `token` events as the worker generates them, then
     `done` with the catalogued text (or the error) once the job has ended."""
