@@ -46,7 +46,8 @@ def parse_farm_command(args: list[str]) -> click.Command:
         command = sub
 
 
-SAMPLES = {"FLOWER_AUTH": "studio:a-password", "REDIS_PASSWORD": "a-password"}
+SAMPLES = {"FLOWER_AUTH": "studio:a-password", "REDIS_PASSWORD": "a-password",
+           "API_TOKEN": "an-api-token-of-24-chars"}
 
 
 def substituted(value: str) -> str:
@@ -57,7 +58,7 @@ def substituted(value: str) -> str:
 def test_every_farm_command_is_a_real_subcommand_with_valid_options(compose) -> None:
     services = farm_services(compose)
     assert {"worker-midi", "worker-llm", "worker-image", "worker-audio", "watcher", "flower",
-            "reconciler"} <= set(services)
+            "api", "reconciler"} <= set(services)
     for service in services.values():
         parse_farm_command(service["command"])
         check = service["healthcheck"]["test"]
@@ -79,16 +80,17 @@ def test_every_service_environment_is_a_valid_farm_setting(compose, monkeypatch)
         found[name] = load_settings()  # a ConfigError names the bad setting
         assert found[name].redis_url == "redis://:a-password@redis:6379/0", name
     assert found["flower"].flower.auth is not None
+    assert found["api"].api.token is not None
     assert [str(f.dir) for f in found["watcher"].watch_folders] == ["/inbox"]
 
 
 def test_every_variable_compose_reads_is_in_the_readme() -> None:
     readme = (REPO / "README.md").read_text()
     used = set(VARIABLE.findall(COMPOSE.read_text()))
-    assert {"REDIS_PASSWORD", "FLOWER_AUTH"} <= used
+    assert {"REDIS_PASSWORD", "FLOWER_AUTH", "API_TOKEN"} <= used
     assert [v for v in sorted(used) if v not in readme] == []
     text = COMPOSE.read_text()
-    for secret in ("REDIS_PASSWORD", "FLOWER_AUTH"):  # no default password: compose refuses
+    for secret in ("REDIS_PASSWORD", "FLOWER_AUTH", "API_TOKEN"):  # no default: compose refuses
         assert re.search(r"\$\{" + secret + r"(:?-|\})", text) is None, secret
         assert re.search(r"\$\{" + secret + r":\?", text), secret
 
@@ -111,9 +113,11 @@ def test_volumes_gpus_passwords_and_ports_are_consistent(compose) -> None:
         assert any(v.endswith(":/models:ro") for v in compose["services"][name]["volumes"])
     redis = compose["services"]["redis"]["command"]
     assert "--requirepass" in redis and redis[redis.index("--appendonly") + 1] == "yes"
-    for port in compose["services"]["flower"]["ports"]:
-        assert port.startswith("127.0.0.1:"), "Flower is published on the host's loopback only"
+    for name in ("flower", "api"):
+        for port in compose["services"][name]["ports"]:
+            assert port.startswith("127.0.0.1:"), f"{name} is published on the host's loopback only"
     assert "FARM_FLOWER__AUTH" in compose["services"]["flower"]["environment"]
+    assert "FARM_API__TOKEN" in compose["services"]["api"]["environment"]
     homes = {s["environment"]["FARM_HOME"] for s in farm_services(compose).values()}
     catalogs = {s["environment"]["FARM_DB_URL"] for s in farm_services(compose).values()}
     assert len(homes) == 1 and len(catalogs) == 1, "every service shares one home and catalog"
