@@ -86,9 +86,9 @@ def test_cors_answers_only_the_configured_origins(monkeypatch, tmp_path) -> None
 def test_a_stream_the_catalog_fails_ends_with_one_error_line() -> None:
     import asyncio
 
-    from jobs.api.streams import told_once
+    from jobs.api.streams import ends_on_trouble
 
-    @told_once
+    @ends_on_trouble
     async def failing():  # type: ignore[no-untyped-def]
         yield "id: 1\n\n"
         raise UnknownJob("no job 'abcd' in the catalog;\nnot there")

@@ -172,7 +172,7 @@ class EventReader:
         return self.job_id is not None and self.reader.get_job(self.job_id).state.is_terminal
 
 
-def told_once(stream: Callable[..., AsyncIterator[str]]) -> Callable[..., AsyncIterator[str]]:
+def ends_on_trouble(stream: Callable[..., AsyncIterator[str]]) -> Callable[..., AsyncIterator[str]]:
     """A stream that meets the catalog's trouble (busy past its patience, damaged) ends with
     an `error` event in the CLI's one line; the client reconnects with Last-Event-ID."""
 
@@ -186,7 +186,7 @@ def told_once(stream: Callable[..., AsyncIterator[str]]) -> Callable[..., AsyncI
     return guarded
 
 
-@told_once
+@ends_on_trouble
 async def event_stream(hub: EventHub, events: EventReader, cursor: int,
                        end_with_job: bool) -> AsyncIterator[str]:
     """SSE of the events after `cursor`: `state` (a state or a note) and `progress` events,
@@ -215,7 +215,7 @@ async def event_stream(hub: EventHub, events: EventReader, cursor: int,
             pass
 
 
-@told_once
+@ends_on_trouble
 async def text_stream(settings: FarmSettings, job_id: str) -> AsyncIterator[str]:
     """SSE of an `llm` job: `job`, then `token` events as the worker generates them, then
     `done` with the catalogued text (or the error) once the job has ended."""
