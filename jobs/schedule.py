@@ -39,9 +39,9 @@ def parse_windows(text: str) -> tuple[Window, ...]:
         if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
             raise ValueError(f"{part!r}: hours run 00-23 (24:00 ends the day), minutes 00-59")
         start, end = h1 * 60 + m1, h2 * 60 + m2
-        if start == end % DAY_MIN:
+        if start == end:
             raise ValueError(f"{part!r} is empty; leave the schedule out to run at any hour")
-        windows.append(Window(start, end % DAY_MIN if end != DAY_MIN else DAY_MIN))
+        windows.append(Window(start, end))
     return tuple(windows)
 
 

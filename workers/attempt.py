@@ -48,7 +48,7 @@ class JobRun:
     yielded: threading.Event = field(default_factory=threading.Event)
     stalled: str | None = None  # why the watchdog stopped it (no progress for stall_s)
     moving_since: float | None = None  # when it last moved (monotonic); None while it waits
-    failed: bool = False  # it ended FAILED, or failed and waits for a retry
+    failed: bool = False  # it failed, not for its own inputs (it ended FAILED or waits to retry)
     succeeded: bool = False  # its commit landed
     ended: threading.Event = field(default_factory=threading.Event)
 

@@ -69,8 +69,10 @@ def _next_free(ctx: ProcessContext, delivered: JobRecord, model: str | None = No
                ) -> JobRecord | None:
     """The fairest ready job of the delivered kind that may start now; those that may not
     are held as they are met."""
+    batch = 1  # the head is almost always free to start: one row, then more once some are held
     for _ in range(16):
-        ready = ctx.catalog.ready_jobs(delivered.tag, [delivered.kind], model)
+        ready = ctx.catalog.ready_jobs(delivered.tag, [delivered.kind], model, limit=batch)
+        batch = 8
         if not ready:
             return None
         for job in ready:

@@ -105,7 +105,7 @@ def fail(run: JobRun, error: str, retry: bool = True) -> str:
     its backoff, doubling each time), else it is FAILED for good with this error."""
     policy, job = run.ctx.settings.policy(run.kind.name), run.job
     same = (job.error_count or 0) + 1 if job.last_error == error else 1
-    run.failed = True
+    run.failed = retry  # the worker's blocklist counts failures that may be the machine's
     if retry and run.attempt <= policy.retries and same < policy.same_error_limit:
         delay_s = policy.backoff_s * 2 ** (run.attempt - 1)
         due = utcnow() + timedelta(seconds=delay_s)
