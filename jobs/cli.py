@@ -169,7 +169,7 @@ def api(host: str | None, port: int | None, uds: Path | None) -> None:
     run_api(conf, click.echo)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--tags", default="midi", show_default=True,
               help="Comma-separated queue tags to consume.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
@@ -177,11 +177,15 @@ def api(host: str | None, port: int | None, uds: Path | None) -> None:
 @click.option("--pool", default="prefork", show_default=True, help="Celery pool: prefork or solo.")
 @click.option("--loglevel", default="INFO", show_default=True, help="Log level.")
 @json_option
-def worker(tags: str, concurrency: int, pool: str, loglevel: str, as_json: bool) -> None:
-    """Run one worker process consuming the given tags' queues."""
+@click.pass_context
+def worker(ctx: click.Context, tags: str, concurrency: int, pool: str, loglevel: str,
+           as_json: bool) -> None:
+    """Run one worker process consuming the given tags' queues (or `farm worker unblock`)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from jobs.broker import check_redis
     from jobs.config import apply_thread_caps
-    from jobs.kinds import TAGS
+    from jobs.kinds import TAGS, check_policies
 
     known = list(TAGS)
     wanted = [t.strip() for t in tags.split(",") if t.strip()]
@@ -190,6 +194,7 @@ def worker(tags: str, concurrency: int, pool: str, loglevel: str, as_json: bool)
     if pool not in ("prefork", "solo"):
         raise BadJobSpec(f"--pool {shown(pool, 30)}: use prefork or solo")
     conf = settings(serving=True)
+    check_policies(conf)
     apply_thread_caps(conf)
     check_redis(conf)
     import socket
@@ -203,6 +208,87 @@ def worker(tags: str, concurrency: int, pool: str, loglevel: str, as_json: bool)
     make_app(conf).worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency),
                                 "-P", pool, "-n", nodename, "--loglevel", loglevel, "-E",
                                 "--without-gossip", "--without-mingle"])
+
+
+@worker.command("unblock")
+@click.argument("name", required=False)
+@click.option("--kind", help="Only this kind (default: every kind it refuses).")
+@json_option
+def worker_unblock(name: str | None, kind: str | None, as_json: bool) -> None:
+    """Let a worker take the kinds it stopped taking after failing them in a row (default:
+    every worker)."""
+    from jobs.queue_control import unblock
+
+    doc = unblock(settings(), name, kind)
+    emit(doc, as_json, doc["message"])
+
+
+def _tags_option(tags: str | None) -> list[str]:
+    from jobs.kinds import TAGS
+
+    wanted = [t.strip() for t in (tags or "").split(",") if t.strip()]
+    if tags is not None and (not wanted or any(t not in TAGS for t in wanted)):
+        raise BadJobSpec(f"--tags {shown(tags, 60)}: known tags are {', '.join(TAGS)}")
+    return wanted
+
+
+@cli.command()
+@click.option("--now", is_flag=True, help="Put running jobs back in line (attempt not counted).")
+@click.option("--tags", help="Only these queues (comma-separated; default: all).")
+@json_option
+def pause(now: bool, tags: str | None, as_json: bool) -> None:
+    """Stop starting jobs (running ones finish) and free the GPU, until `farm resume`; kept
+    across restarts."""
+    from jobs.queue_control import pause as pause_farm
+
+    doc = pause_farm(settings(), _tags_option(tags), now)
+    emit(doc, as_json, doc["message"])
+
+
+@cli.command()
+@click.option("--tags", help="Only these queues (comma-separated; default: all paused).")
+@json_option
+def resume(tags: str | None, as_json: bool) -> None:
+    """Go on after `farm pause`: held jobs are sent again in their order."""
+    from jobs.queue_control import resume as resume_farm
+
+    doc = resume_farm(settings(), _tags_option(tags))
+    emit(doc, as_json, doc["message"])
+
+
+@cli.command()
+@click.argument("job_id")
+@click.argument("priority", type=click.IntRange(0, 9))
+@json_option
+def priority(job_id: str, priority: int, as_json: bool) -> None:
+    """Give a waiting job a new priority (0..9, 9 most urgent)."""
+    from jobs.queue_control import set_priority
+
+    doc = set_priority(settings(), job_id, priority)
+    emit(doc, as_json, doc["message"])
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--before", "other", required=True, help="The waiting job it should go before.")
+@json_option
+def move(job_id: str, other: str, as_json: bool) -> None:
+    """Put a waiting job right before another one (it takes that one's priority)."""
+    from jobs.queue_control import move_before
+
+    doc = move_before(settings(), job_id, other)
+    emit(doc, as_json, doc["message"])
+
+
+@cli.command()
+@click.option("--device", help="Only this device's line.")
+@json_option
+def queue(device: str | None, as_json: bool) -> None:
+    """The planned order on each device and queue, and why each job waits."""
+    from jobs.queue_control import planned_order, queue_text
+
+    lines = planned_order(settings(), device)
+    emit(lines, as_json, queue_text(lines))
 
 
 @cli.command()

@@ -11,12 +11,22 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from jobs.errors import ConfigError, shown
+from jobs.schedule import parse_windows
 from storage.urls import check_catalog_url
 
 DEFAULT_HOME = Path("~/.local/share/studio-farm")
@@ -41,6 +51,8 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 PROJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_TOKEN_CHARS = 16
+TAGS = ("llm", "midi", "image", "audio")  # the workers' queues: one per resource
+KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 
 class _Section(BaseModel):
@@ -168,6 +180,28 @@ class ApiConfig(_Section):
     @property
     def on_loopback(self) -> bool:
         return self.host in LOOPBACK_HOSTS
+def _windows(text: str) -> str:
+    parse_windows(text)  # ValueError saying what is wrong
+    return text
+
+
+def _schedule_key(name: str) -> str:
+    if name != "heavy" and name not in TAGS:
+        raise ValueError(f"{shown(name, 40)} is neither heavy nor a tag ({', '.join(TAGS)})")
+    return name
+
+
+Windows = Annotated[str, AfterValidator(_windows)]  # "22:00-08:00" (see jobs.schedule)
+ScheduleKey = Annotated[str, AfterValidator(_schedule_key)]  # heavy, or a tag
+
+
+class FailurePolicy(_Section):
+    """What the farm does when a job of a kind fails or stops moving."""
+
+    retries: int = Field(0, ge=0, le=100)  # attempts after the first, on failure
+    backoff_s: float = Field(10.0, ge=0, le=86400)  # before the first retry; doubles after
+    same_error_limit: int = Field(3, ge=1, le=100)  # the same error this often: failed for good
+    stall_s: float | None = Field(None, gt=0, le=7 * 86400)  # no progress this long: killed
 
 
 class UpConfig(_Section):
@@ -212,6 +246,13 @@ class FarmSettings(BaseModel):
     flower: FlowerConfig = Field(default_factory=lambda: FlowerConfig())
     api: ApiConfig = Field(default_factory=lambda: ApiConfig())
     up: UpConfig = Field(default_factory=lambda: UpConfig())
+    # When jobs may start: {"heavy": "22:00-08:00"} for jobs that take a GPU, or a tag's name
+    # for all of that tag's jobs; local time plus clock_offset_s (see jobs.schedule).
+    schedule: dict[ScheduleKey, Windows] = Field(default_factory=dict)
+    clock_offset_s: float = Field(0.0, ge=-7 * 86400, le=7 * 86400)
+    disk_min_free_mb: int = Field(512, ge=0)  # below this under FARM_HOME heavy jobs wait
+    policies: dict[str, FailurePolicy] = Field(default_factory=dict)  # per kind, or "default"
+    blocklist_after: int = Field(3, ge=0)  # failures of a kind in a row on one worker; 0: never
     _config_file: Path | None = PrivateAttr(None)  # the farm.yaml these settings were read from
 
     @field_validator("redis_url")
@@ -223,6 +264,17 @@ class FarmSettings(BaseModel):
     @classmethod
     def _db_url(cls, url: str | None) -> str | None:
         return None if url is None else check_catalog_url(url)
+
+    @field_validator("policies")
+    @classmethod
+    def _policies(cls, policies: dict[str, FailurePolicy]) -> dict[str, FailurePolicy]:
+        for name in policies:
+            if not re.match(KIND_PATTERN, name):
+                raise ValueError(f"{shown(name, 40)} is not a kind's name (or default)")
+        return policies
+
+    def policy(self, kind: str) -> FailurePolicy:
+        return self.policies.get(kind) or self.policies.get("default") or FailurePolicy()
 
     @property
     def config_file(self) -> Path | None:
@@ -338,7 +390,7 @@ def _yaml_values(path: Path, explicit: bool) -> dict[str, Any]:
 # Settings given whole in one variable as JSON (FARM_DEVICES='{"gpu0": {"vram_mb": 8000}}');
 # every other one is text, which pydantic converts.
 _STRUCTURED = {"devices", "worker_tags", "llm", "midi", "image", "audio", "watch", "flower", "api",
-               "up"}
+               "up", "schedule", "policies"}
 
 
 def _env_values(environ: dict[str, str]) -> dict[str, Any]:
@@ -396,18 +448,54 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> FarmSet
     explicit = config or environ.get("FARM_CONFIG")
     home = Path(str(given.get("home") or env.get("home") or DEFAULT_HOME)).expanduser()
     path = Path(explicit).expanduser() if explicit else home / "farm.yaml"
-    values = _merge(_merge(_yaml_values(path, bool(explicit)), env), given)
+    from_file = _yaml_values(path, bool(explicit))
+    values = _merge(_merge(from_file, env), given)
     try:
         settings = FarmSettings.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
+        loc = tuple(p for p in first["loc"] if p != "[key]")  # a bad key is said at its name
+        where = ".".join(str(p) for p in loc) or "config"
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown setting"
-        raise ConfigError(f"bad setting {where}: {message}") from exc
+        line = _line_of(path, loc) if _given_by(from_file, loc, env, given) else None
+        at = f"{path} line {line}: " if line else ""
+        raise ConfigError(f"{at}bad setting {where}: {message}") from exc
     settings._config_file = path if path.exists() else None
     return settings
+
+
+def _given_by(from_file: dict[str, Any], loc: tuple[Any, ...], *overriding: dict[str, Any]) -> bool:
+    """Whether the value at `loc` is the config file's (no variable or flag set it)."""
+    def has(values: Any) -> bool:
+        for part in loc:
+            if not isinstance(values, dict) or part not in values:
+                return False
+            values = values[part]
+        return True
+
+    return has(from_file) and not any(has(o) for o in overriding)
+
+
+def _line_of(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """The line of the config file where the setting at `loc` is written (keys in order,
+    each further in), for an error that points at it."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    at, indent = 0, -1
+    for part in (str(p) for p in loc):
+        key = re.compile(rf"^(\s*)(-\s+)?[\"']?{re.escape(part)}[\"']?\s*:")
+        for number in range(at, len(lines)):
+            match = key.match(lines[number])
+            if match and len(match.group(1)) > indent:
+                at, indent = number + 1, len(match.group(1))
+                break
+        else:
+            return None
+    return at
 
 
 def apply_thread_caps(settings: FarmSettings) -> None:

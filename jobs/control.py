@@ -25,7 +25,7 @@ def cancel_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
         return {"job_id": job.id, "cancelled": False, "state": str(job.state),
                 "message": f"job {job.id[:12]} already {job.state}; nothing to cancel"}
     moved = catalog.transition(job.id, ACTIVE_STATES, JobState.CANCELLED,
-                               message="cancelled by user", reason="cancelled by user")
+                               message="cancelled by user", reason="cancelled by user", hold=None)
     if moved:
         _signal_cancel(settings, job.id)
     job = catalog.get_job(job.id)
@@ -53,7 +53,8 @@ def retry_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
         raise NotRetryable(f"job {job.id[:12]} is {job.state}: {hint}")
     check_redis(settings).delete(FarmKeys(settings.namespace).cancel(job.id))
     catalog.transition(job.id, [job.state], JobState.QUEUED, message="retry requested",
-                       error=None, reason=None, finished_at=None)
+                       error=None, reason=None, finished_at=None, hold=None, not_before=None,
+                       last_error=None, error_count=None)
     dispatch_if_ready(settings, catalog, catalog.get_job(job.id))
     job = catalog.get_job(job.id)
     return {"job_id": job.id, "state": str(job.state),

@@ -2,7 +2,8 @@
 
 Each check says ok, warn, fail or info, with the fix in the same line: the home and who may
 read it, the catalog (and, when it is damaged, how to recover it), Redis, the workers per
-queue, messages set aside as unreadable, and the optional libraries.
+queue, the disk guard, the user's pause and the workers' blocklist, messages set aside as
+unreadable, and the optional libraries.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def run_checks(settings: FarmSettings) -> list[Check]:
             checks.append(_check(name, "fail", str(exc), getattr(exc, "exit_code", 3)))
     redis_ok = any(c["check"] == "redis" and c["status"] == "ok" for c in checks)
     checks += _permissions(settings)
+    checks.append(_disk(settings))
     if redis_ok:
         checks += _queues(settings)
     for module in ("torch", "diffusers", "llama_cpp"):
@@ -161,6 +163,7 @@ def _queues(settings: FarmSettings) -> list[Check]:
         status = "ok" if serving or not waiting[tag] else "warn"
         out.append(_check(f"queue {tag}", status,
                           f"{len(serving)} worker(s), {waiting[tag]} message(s) waiting"))
+    out += _holds(settings, client)
     if not dead:
         return out + [_check("dead letters", "ok", "no unreadable messages set aside")]
     out.append(_check("dead letters", "warn",
@@ -170,6 +173,31 @@ def _queues(settings: FarmSettings) -> list[Check]:
         out.append(_check("dead letter", "info",
                           f"{letter.get('where', '?')}: {letter.get('why', '?')}: "
                           f"{shown(letter.get('sample', ''), 80)}"))
+    return out
+
+
+def _disk(settings: FarmSettings) -> Check:
+    from jobs.holds import disk_low, free_mb
+
+    if (low := disk_low(settings)) is not None:
+        return _check("disk", "warn", f"{low}; heavy jobs wait until there is room", 2)
+    return _check("disk", "ok", f"{free_mb(settings)} MB free under {settings.home_dir} "
+                                f"(heavy jobs wait below {settings.disk_min_free_mb} MB)")
+
+
+def _holds(settings: FarmSettings, client: Any) -> list[Check]:
+    """The user's pause, and the workers that stopped taking a kind (the blocklist)."""
+    from jobs.holds import ALL_TAGS, pause_reason, pause_seen, paused_at
+    from jobs.presence import blocked_workers
+
+    out = []
+    pause = pause_seen(settings, client)
+    for tag in sorted(pause):
+        if (at := paused_at(pause, tag)) is not None:
+            what = "everything" if tag == ALL_TAGS else f"queue {tag}"
+            out.append(_check("paused", "info", f"{what} {pause_reason(at)}"))
+    for kinds in blocked_workers(settings, client).values():
+        out += [_check("blocklist", "warn", why, 2) for why in kinds.values()]
     return out
 
 

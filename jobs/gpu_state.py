@@ -13,6 +13,20 @@ import redis
 
 from jobs.keys import FarmKeys, GpuKeys, decoded
 
+PRIORITY_SPAN = 10**13  # larger than any millisecond timestamp, so priority sorts first
+
+
+def wait_score(priority: int, place_ms: int) -> int:
+    """The line's order: higher priority first, then the earlier place in line."""
+    return (9 - priority) * PRIORITY_SPAN + place_ms
+
+
+def rescore_waiter(client: redis.Redis, keys: GpuKeys, job_id: str, priority: int,
+                   place_ms: int) -> bool:
+    """A waiting job re-ordered by the user keeps its new place in the device's line."""
+    return bool(client.zadd(keys.waiters, {job_id: wait_score(priority, place_ms)}, xx=True,
+                            ch=True))
+
 
 def read_holder(client: redis.Redis, keys: GpuKeys) -> dict[str, Any] | None:
     raw = client.get(keys.lease)

@@ -55,6 +55,23 @@ class FarmKeys:
     def cancel(self, job_id: str) -> str:
         return f"{self.namespace}:cancel:{job_id}"
 
+    def yield_attempt(self, job_id: str, attempt: int) -> str:
+        """Set by `farm pause --now`: this attempt goes back in line, not counted."""
+        return f"{self.namespace}:yield:{job_id}:{attempt}"
+
+    @property
+    def pause(self) -> str:
+        """The catalog's pause, copied for the workers' quick looks (see jobs.holds)."""
+        return f"{self.namespace}:pause"
+
+    def blocked(self, nodename: str) -> str:
+        """Kinds a worker stopped taking after failing them in a row: {kind: why}."""
+        return f"{self.namespace}:blocked:{nodename}"
+
+    def failures(self, nodename: str, kind: str) -> str:
+        """How many jobs of `kind` failed in a row on a worker."""
+        return f"{self.namespace}:failures:{nodename}:{kind}"
+
     @property
     def reconciler_lock(self) -> str:
         return f"{self.namespace}:reconciler:lock"

@@ -8,19 +8,19 @@ per kind from it. Adding a kind is one `register(Kind(...))`, its pipeline and i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobs.config import DiffusionConfig, FarmSettings
+from jobs.config import TAGS, DiffusionConfig, FarmSettings
 from jobs.errors import BadJobSpec, shown
 from pipelines.diffusion_params import AudioParams, ImageParams
 from pipelines.model_folder import BadModelFolder, ModelFolder, inspect_model
 from pipelines.vocabulary import MusicParams
 
-TAGS = ("llm", "midi", "image", "audio")
 Params = dict[str, Any]
 
 
@@ -38,7 +38,10 @@ class ProbeParams(_Params):
     vram_mb: int = Field(1024, ge=0, le=1_000_000)
     load_s: float = Field(0.0, ge=0, le=3600)
     run_s: float = Field(0.1, ge=0, le=86400)
-    fail: bool = False
+    fail: bool = False  # every attempt fails
+    fail_attempts: int = Field(0, ge=0, le=100)  # the first attempts fail, later ones succeed
+    hang_attempts: int = Field(0, ge=0, le=100)  # the first attempts first hang, deaf to
+    hang_s: float = Field(0.0, ge=0, le=3600)  # cancels, for this long
 
     @field_validator("tag")
     @classmethod
@@ -121,6 +124,22 @@ def kind_info(name: str) -> Kind:
         raise BadJobSpec(
             f"unknown job kind {shown(name, 40)}; known kinds: {', '.join(sorted(KINDS))}"
         ) from None
+
+
+def heavy_job(job: Any, settings: FarmSettings) -> bool:
+    """Whether a catalogued job takes a GPU lease (a kind no longer registered: no)."""
+    kind = KINDS.get(job.kind)
+    return kind is not None and kind.gpu(json.loads(job.params_json)["params"], settings)
+
+
+def check_policies(settings: FarmSettings) -> None:
+    """Failure policies name kinds the farm has (or `default`); said at start, not at a failure."""
+    from jobs.errors import ConfigError
+
+    for name in settings.policies:
+        if name != "default" and name not in KINDS:
+            raise ConfigError(f"bad setting policies.{name}: no such kind; known: "
+                              f"default, {', '.join(sorted(KINDS))}")
 
 
 # the brain's model -------------------------------------------------------------------------

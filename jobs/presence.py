@@ -34,3 +34,16 @@ def job_heartbeat(settings: FarmSettings, client: redis.Redis, job_id: str) -> d
 
 def this_host() -> str:
     return socket.gethostname()
+
+
+def blocked_workers(settings: FarmSettings, client: redis.Redis) -> dict[str, dict[str, str]]:
+    """{worker: {kind: why}} for every worker that stopped taking a kind after failing it in
+    a row (see workers.failures)."""
+    keys = FarmKeys(settings.namespace)
+    found: dict[str, dict[str, str]] = {}
+    for key in client.scan_iter(match=keys.blocked("*")):
+        name = (key.decode() if isinstance(key, bytes) else key).removeprefix(keys.blocked(""))
+        raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
+        found[name] = {(k.decode() if isinstance(k, bytes) else k): json.loads(v)["why"]
+                       for k, v in raw.items()}
+    return {name: kinds for name, kinds in found.items() if kinds}

@@ -18,6 +18,7 @@ from redis.exceptions import LockError
 from jobs.config import FarmSettings
 from jobs.dead_letters import set_aside_entry
 from jobs.dispatch import dispatch_if_ready, resend
+from jobs.holds import pause_of, sync_pause
 from jobs.keys import FarmKeys, UnreadableMessage, queued_job_id, unacked_job_ids
 from jobs.kinds import TAGS
 from storage.catalog import Catalog
@@ -37,6 +38,7 @@ def reconcile_once(settings: FarmSettings, catalog: Catalog, client: redis.Redis
         return {"skipped": True}
     try:
         redeclare_queues(settings)
+        sync_pause(settings, client, pause_of(catalog))  # a flushed Redis forgot the pause
         known, dead = scan_queues(settings, catalog, client)
         report = {
             "resent": _resend_lost(settings, catalog, known),
@@ -119,7 +121,7 @@ def _release_waiting(settings: FarmSettings, catalog: Catalog) -> list[str]:
     """Jobs whose inputs ended while nobody was there to send them on."""
     released = []
     for job in _active(catalog, JobState.QUEUED):
-        if job.dispatched_at is None and _old(job.created_at, SEND_GRACE_S):
+        if job.dispatched_at is None and job.hold is None and _old(job.created_at, SEND_GRACE_S):
             deps = catalog.dependencies(job.id)
             if all(d.state.is_terminal for d in deps):
                 dispatch_if_ready(settings, catalog, job)  # sent, or failed with its input

@@ -21,9 +21,11 @@ from jobs.broker import EmbeddedRedis, check_redis
 from jobs.config import FarmSettings
 from jobs.errors import BadJobSpec, FarmError
 from jobs.flower import check_flower, flower_url, port_problem
+from jobs.holds import release_held
 from jobs.home import CLI_DB_RETRY_S, ensure_home, open_catalog
-from jobs.kinds import TAGS
+from jobs.kinds import TAGS, check_policies
 from jobs.processes import start_child, start_worker, stop_on_signals, stop_processes, wait_for_workers
+from jobs.queue_control import pause_line
 from jobs.reconcile import reconcile_once
 from jobs.trouble import Trouble
 from storage.errors import StorageError
@@ -36,6 +38,7 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
     unknown = [t for t in tags if t not in TAGS]
     if unknown or not tags:
         raise BadJobSpec(f"tags {unknown or tags}: known tags are {', '.join(TAGS)}")
+    check_policies(settings)
     ensure_home(settings)
     starters = _starters(settings, tags, say)  # a Flower the config forbids stops us here
     stop = stop or threading.Event()
@@ -53,6 +56,8 @@ def run_farm(settings: FarmSettings, tags: list[str], say: Callable[[str], None]
         say(f"farm up: workers for {', '.join(tags)}"
             + "".join(f", {name}" for name in children if name not in workers)
             + "; Ctrl-C stops it")
+        if (paused := pause_line(settings, open_catalog(settings, CLI_DB_RETRY_S))) is not None:
+            say(f"the farm stays paused: {paused}")
         _keep_running(settings, embedded if owned else None, children, starters, say, stop)
     finally:
         say("stopping workers (running jobs finish, or go back to the queue)")
@@ -114,6 +119,7 @@ def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
                     restarted = True
             catalog = open_catalog(settings, CLI_DB_RETRY_S)  # the loop has more to look after
             reconcile_once(settings, catalog, check_redis(settings))
+            release_held(settings, catalog)
         except (FarmError, StorageError) as exc:
             trouble.failed(str(exc))
             pause = min(pause * 2, MAX_PAUSE_S)

@@ -66,21 +66,41 @@ def needs_explaining(job: Job) -> bool:
 
 
 def explain_wait(settings: FarmSettings, client: redis.Redis | None, job: Job) -> str | None:
-    """Why a QUEUED job has not started, in one line; None when nothing better than the catalog."""
+    """Why a QUEUED job has not started, in one line, judged now; None when nothing better than
+    the catalog."""
     if not needs_explaining(job):
         return job.reason
     if client is None:
         return "Redis unreachable: cannot tell the queue position"
     import redis
 
+    from jobs.holds import explain_hold, pause_seen, why_held
+    from jobs.kinds import heavy_job
     from jobs.presence import live_workers
 
     try:
+        heavy = heavy_job(job, settings)
+        pause = pause_seen(settings, client)
+        if job.hold:
+            return explain_hold(settings, pause, job, heavy)
+        if (held := why_held(settings, pause, job.tag, heavy)) is not None:
+            return held[1]
         workers = [w for w in live_workers(settings, client) if job.tag in w.get("tags", [])]
+        refusing = _refusing(settings, client, job.kind)
         waiting = queue_length(settings, client, job.tag)
     except redis.RedisError:
         return "Redis unreachable: cannot tell the queue position"
     if not workers:
         return (f"no worker consumes queue '{job.tag}'; start one with "
                 f"`farm worker --tags {job.tag}` or `farm up`")
+    if all(w.get("nodename") in refusing for w in workers):
+        return refusing[workers[0]["nodename"]]
     return f"in queue '{job.tag}' with {waiting} message(s) waiting, {len(workers)} worker(s)"
+
+
+def _refusing(settings: FarmSettings, client: redis.Redis, kind: str) -> dict[str, str]:
+    """The workers that stopped taking `kind` (the blocklist), with why."""
+    from jobs.presence import blocked_workers
+
+    return {name: kinds[kind] for name, kinds in blocked_workers(settings, client).items()
+            if kind in kinds}

@@ -30,6 +30,7 @@ from storage.errors import CatalogUnavailable, UnknownJob, describe_url
 from storage.models import (
     ArtifactRecord,
     DeviceFence,
+    FarmFlag,
     JobDependency,
     JobEvent,
     JobRecord,
@@ -39,6 +40,7 @@ from storage.models import (
     utcnow,
 )
 from storage.reader import SHOWN_CANDIDATES, check_job_id, one_match
+from storage.states import as_utc
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -49,7 +51,10 @@ def _table(model: type[SQLModel]) -> Table:
 
 JOBS, DEPS, EVENTS = _table(JobRecord), _table(JobDependency), _table(JobEvent)
 ARTIFACTS, LINEAGE = _table(ArtifactRecord), _table(LineageEdge)
-FENCES, MODELS = _table(DeviceFence), _table(ModelRecord)
+FENCES, MODELS, FLAGS = _table(DeviceFence), _table(ModelRecord), _table(FarmFlag)
+WAITING = (JobState.QUEUED, JobState.WAITING_GPU)
+# Fair order: priority, then the place in line (the submit time unless moved).
+_FAIR = (JOBS.c.priority.desc(), JOBS.c.rank, JOBS.c.created_at, JOBS.c.id)
 
 
 def _record(model: type[M], row: Row[Any]) -> M:
@@ -173,6 +178,8 @@ class Catalog:
         """Insert a job (QUEUED, dispatched if the caller set `dispatched_at`: see
         jobs.dispatch). With an idempotency key already used, return that job instead."""
         deps = list(depends_on)
+        if job.rank is None:
+            job.rank = as_utc(job.created_at).timestamp()
         try:
             with self._connect() as conn:
                 conn.execute(_INSERT_JOB, _fields(job))
@@ -314,15 +321,110 @@ class Catalog:
     def next_ready(self, tag: str, kinds: Iterable[str], model: str | None = None
                    ) -> JobRecord | None:
         """The first dispatched QUEUED job of these kinds on `tag` (of `model`, if given),
-        in fair order: priority, then submission."""
+        in fair order: priority, then place in line."""
+        found = self.ready_jobs(tag, kinds, model, limit=1)
+        return found[0] if found else None
+
+    @patient
+    def ready_jobs(self, tag: str, kinds: Iterable[str], model: str | None = None,
+                   limit: int = 8) -> list[JobRecord]:
+        """The first dispatched QUEUED jobs of these kinds on `tag`, in fair order."""
         query = select(JOBS).where(
             JOBS.c.state == JobState.QUEUED, JOBS.c.tag == tag, JOBS.c.kind.in_(list(kinds)),
             JOBS.c.dispatched_at.is_not(None),
         )
         if model is not None:
             query = query.where(JOBS.c.model == model)
-        return self._one(JobRecord, query.order_by(JOBS.c.priority.desc(), JOBS.c.created_at)
-                         .limit(1))
+        return self._all(JobRecord, query.order_by(*_FAIR).limit(limit))
+
+    @patient
+    def waiting_jobs(self, tags: Iterable[str] | None = None,
+                     states: Iterable[JobState] = WAITING) -> list[JobRecord]:
+        """Jobs not yet running (or in `states`), of `tags` if given, in fair order."""
+        query = select(JOBS).where(JOBS.c.state.in_(list(states)))
+        if tags is not None:
+            query = query.where(JOBS.c.tag.in_(list(tags)))
+        return self._all(JobRecord, query.order_by(*_FAIR))
+
+    # holding jobs back (see jobs.holds) --------------------------------------
+
+    @patient
+    def hold_job(self, job_id: str, hold: str, reason: str) -> bool:
+        """Hold back a ready QUEUED job: it is no longer dispatched (its message, if one
+        comes, runs nothing) until `release_job`. False if it is not ready and QUEUED."""
+        with self._connect() as conn:
+            if conn.execute(update(JOBS).where(
+                    JOBS.c.id == job_id, JOBS.c.state == JobState.QUEUED,
+                    JOBS.c.dispatched_at.is_not(None)).values(
+                    hold=hold, reason=reason, dispatched_at=None)).rowcount != 1:
+                return False
+            conn.execute(_INSERT_EVENT, _event(job_id, JobState.QUEUED, f"held: {reason}"))
+            conn.commit()
+        self._told(job_id)
+        return True
+
+    @patient
+    def release_job(self, job_id: str, hold: str) -> bool:
+        """Make a job held for `hold` ready again (dispatched from now); False if it was
+        released, cancelled or changed by someone else first."""
+        with self._connect() as conn:
+            if conn.execute(update(JOBS).where(
+                    JOBS.c.id == job_id, JOBS.c.state == JobState.QUEUED,
+                    JOBS.c.hold == hold).values(
+                    hold=None, reason=None, not_before=None, dispatched_at=utcnow())
+                    ).rowcount != 1:
+                return False
+            conn.execute(_INSERT_EVENT, _event(job_id, JobState.QUEUED, f"released ({hold})"))
+            conn.commit()
+        self._told(job_id)
+        return True
+
+    @patient
+    def held_jobs(self) -> list[JobRecord]:
+        return self._all(JobRecord, select(JOBS).where(
+            JOBS.c.state == JobState.QUEUED, JOBS.c.hold.is_not(None)).order_by(*_FAIR))
+
+    @patient
+    def reorder(self, job_id: str, priority: int, rank: float) -> bool:
+        """Give a waiting job a new priority and place in line; False if it started or ended."""
+        with self._connect() as conn:
+            if conn.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.state.in_(WAITING))
+                            .values(priority=priority, rank=rank)).rowcount != 1:
+                return False
+            job = conn.execute(_GET_JOB, {"job_id": job_id}).first()
+            assert job is not None
+            conn.execute(_INSERT_EVENT, _event(
+                job_id, job.state, f"re-ordered: priority {priority}, place {rank:.3f}"))
+            conn.commit()
+        self._told(job_id)
+        return True
+
+    @patient
+    def rank_before(self, job: JobRecord) -> float:
+        """A place in line just ahead of `job` among the waiting jobs of its priority."""
+        own = job.rank if job.rank is not None else as_utc(job.created_at).timestamp()
+        with self._connect() as conn:
+            prev = conn.execute(select(func.max(JOBS.c.rank)).where(
+                JOBS.c.state.in_(WAITING), JOBS.c.priority == job.priority,
+                JOBS.c.rank < own, JOBS.c.id != job.id)).scalar()
+        return own - 1.0 if prev is None else (prev + own) / 2
+
+    # farm-wide flags ----------------------------------------------------------
+
+    @patient
+    def flag(self, name: str) -> str | None:
+        with self._connect() as conn:
+            return conn.execute(select(FLAGS.c.value_json).where(FLAGS.c.name == name)).scalar()
+
+    @patient
+    def set_flag(self, name: str, value_json: str | None) -> None:
+        """Set (or with None, remove) a flag."""
+        with self._connect() as conn:
+            conn.execute(FLAGS.delete().where(FLAGS.c.name == name))
+            if value_json is not None:
+                conn.execute(insert(FLAGS).values(name=name, value_json=value_json,
+                                                  updated_at=utcnow()))
+            conn.commit()
 
     # GPU fencing ------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from storage.states import ACTIVE_STATES, TERMINAL_STATES, JobState, as_utc, utcnow
 
 __all__ = ["ACTIVE_STATES", "TERMINAL_STATES", "JobState", "utcnow", "ArtifactRecord",
-           "DeviceFence", "JobDependency", "JobEvent", "JobRecord", "LineageEdge", "ModelRecord"]
+           "DeviceFence", "FarmFlag", "JobDependency", "JobEvent", "JobRecord", "LineageEdge", "ModelRecord"]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -61,6 +61,16 @@ class JobRecord(SQLModel, table=True):
     progress: float = 0.0
     reason: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # Its place in line among jobs of its priority: the submit time (epoch seconds) until
+    # `farm move` puts it elsewhere. Fair order is priority, then rank.
+    rank: float | None = None
+    # Why a QUEUED job is held back though ready (pause, quiet, disk, backoff); a held job is
+    # not dispatched: it is sent once nothing holds it (see jobs.holds).
+    hold: str | None = Field(default=None, max_length=16)
+    not_before: datetime | None = Field(default=None, sa_column=_moment())  # a retry's backoff
+    # The previous attempt's failure, and how many attempts in a row failed with it.
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    error_count: int | None = None
 
 
 class JobDependency(SQLModel, table=True):
@@ -116,6 +126,17 @@ class DeviceFence(SQLModel, table=True):
 
     device: str = Field(primary_key=True, max_length=64)
     token: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class FarmFlag(SQLModel, table=True):
+    """A farm-wide setting the farm's user changes while it runs (the pause), kept here so
+    it outlives Redis and restarts; Redis holds a copy for the workers' quick looks."""
+
+    __tablename__ = "farm_flags"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value_json: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_moment(False))
 
 
 class ModelRecord(SQLModel, table=True):

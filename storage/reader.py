@@ -29,7 +29,8 @@ from storage.urls import sqlite_path
 
 JOB_ID = re.compile(r"^[0-9a-f]{4,32}$")
 SHOWN_CANDIDATES = 5
-_MOMENTS = {"created_at", "dispatched_at", "started_at", "finished_at", "at", "updated_at"}
+_MOMENTS = {"created_at", "dispatched_at", "started_at", "finished_at", "at", "updated_at",
+            "not_before"}
 
 
 @dataclass
@@ -54,6 +55,11 @@ class JobRow:
     progress: float
     reason: str | None
     error: str | None
+    rank: float | None
+    hold: str | None
+    not_before: datetime | None
+    last_error: str | None
+    error_count: int | None
 
 
 @dataclass

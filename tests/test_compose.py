@@ -40,6 +40,8 @@ def parse_farm_command(args: list[str]) -> click.Command:
         if not isinstance(command, click.Group):
             return command
         words = [*ctx._protected_args, *ctx.args]
+        if not words and command.invoke_without_command:  # `farm worker --tags midi`
+            return command
         assert words, f"{args}: a group needs a subcommand"
         name, sub, rest = command.resolve_command(ctx, words)
         assert sub is not None, args

@@ -21,6 +21,7 @@ from celery.signals import (
 
 from jobs.broker import redis_client
 from jobs.config import FarmSettings, load_settings
+from jobs.holds import release_held
 from jobs.home import open_catalog
 from jobs.keys import FarmKeys
 from jobs.presence import this_host
@@ -32,6 +33,13 @@ log = logging.getLogger(__name__)
 _stop = threading.Event()
 _announced: dict[str, Any] = {}
 MAX_RECONCILE_BACKOFF_S = 60.0
+RELEASE_EVERY_S = 1.0
+# Held by the reconciler thread around each pass, and taken by a fork (Celery's pool starting
+# a process) first: a child forked while that thread was inside SQLite or a connection pool
+# would inherit their locks held, and hang on its first query.
+_no_fork_inside = threading.Lock()
+os.register_at_fork(before=_no_fork_inside.acquire, after_in_parent=_no_fork_inside.release,
+                    after_in_child=_no_fork_inside.release)
 
 
 def _settings_of(sender: Any) -> FarmSettings:
@@ -67,14 +75,20 @@ def _withdraw() -> None:
 
 
 def _reconcile_forever(settings: FarmSettings) -> None:
-    """Every worker runs the reconciler now and then; a Redis lock lets one pass run at a
-    time. A failing pass (Redis or the catalog away) is logged and tried again later, with
-    a growing pause; the worker never dies of it."""
+    """Every worker runs the reconciler now and then (a Redis lock lets one pass run at a
+    time) and, every second, the release pass of held jobs (see jobs.holds). A failing pass
+    (Redis or the catalog away) is logged and tried again later, with a growing pause; the
+    worker never dies of it."""
     every = settings.reconcile_every_s
-    pause, failures = every, 0
+    pause, failures, due = RELEASE_EVERY_S, 0, 0.0
     while not _stop.wait(pause):
         try:
-            reconcile_once(settings, open_catalog(settings), redis_client(settings))
+            with _no_fork_inside:
+                catalog = open_catalog(settings)
+                release_held(settings, catalog)
+                if time.monotonic() >= due:
+                    reconcile_once(settings, catalog, redis_client(settings))
+                    due = time.monotonic() + every
         except Exception as exc:
             failures += 1
             if failures == 1 or failures % 10 == 0:
@@ -84,7 +98,7 @@ def _reconcile_forever(settings: FarmSettings) -> None:
             continue
         if failures:
             log.warning("reconciler works again after %d failed passes", failures)
-        pause, failures = every, 0
+        pause, failures = RELEASE_EVERY_S, 0
 
 
 @worker_ready.connect

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,16 +44,25 @@ class JobRun:
     # (parent id, relation) of what the outputs came from beyond the job: input artifacts, models
     sources: list[tuple[str, str]] = field(default_factory=list)
     events: TaskEvents | None = None  # what Flower hears of this delivery
+    # `farm pause --now` asked this attempt to go back in line (set by its heartbeat).
+    yielded: threading.Event = field(default_factory=threading.Event)
+    stalled: str | None = None  # why the watchdog stopped it (no progress for stall_s)
+    moving_since: float | None = None  # when it last moved (monotonic); None while it waits
+    failed: bool = False  # it failed, not for its own inputs (it ended FAILED or waits to retry)
+    succeeded: bool = False  # its commit landed
+    ended: threading.Event = field(default_factory=threading.Event)
 
     def waiting(self, reason: str) -> None:
         """It waits for the GPU: the catalog and Flower say why."""
+        self.moving_since = None
         self.ctx.catalog.set_progress(self.job.id, 0.0, reason=f"waiting for GPU: {reason}")
         if self.events is not None:
             self.events.tell("WAITING_GPU", f"waiting for GPU: {reason}")
 
     def running(self, note: str, fraction: float | None = None) -> None:
         """It runs: Flower hears how (the device, the step); with `fraction`, the catalog
-        keeps the progress too."""
+        keeps the progress too. Either is progress, as far as the stall watchdog knows."""
+        self.moving_since = time.monotonic()
         if fraction is not None:
             self.ctx.catalog.set_progress(self.job.id, fraction, reason=note)
         if self.events is not None:
@@ -66,6 +76,7 @@ class JobRun:
 
     def note(self, message: str) -> None:
         """A line in the job's history: what was loaded, which fallback was taken."""
+        self.moving_since = time.monotonic()
         self.ctx.catalog.note(self.job.id, message, self.attempt)
 
     @property

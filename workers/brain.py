@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from jobs.config import FarmSettings
+from jobs.holds import pause_seen, paused_at
 from jobs.keys import FarmKeys
 from workers.attempt import JobOutput, JobRun, json_bytes
 from workers.errors import JobInputError
@@ -66,7 +67,7 @@ def _process_backend(run: JobRun, config: dict[str, Any]) -> Any:
                                        lambda backend: backend.close())
     if _backend is None:
         _backend = LlamaBackend()
-    _ensure_keeper(run.ctx.settings.idle_unload_s)
+    _ensure_keeper(run.ctx.settings, run.ctx.redis)
     return _backend
 
 
@@ -84,9 +85,10 @@ def _note_load(run: JobRun, config: dict[str, Any], seconds: float, loads: int) 
     run.note(f"loaded model {path.name} in {seconds:.2f} s (load {loads} in this process)")
 
 
-def _ensure_keeper(idle_unload_s: float) -> None:
+def _ensure_keeper(settings: FarmSettings, client: Any) -> None:
     """A duty on the process's ticker that closes the CPU model once it has been idle for
-    `idle_unload_s`."""
+    `idle_unload_s`, or at once when the user pauses the `llm` queue."""
+    idle_unload_s = settings.idle_unload_s
     global _keeper, _keeper_pid, _last_used
     _last_used = time.monotonic()
     if _keeper is not None and _keeper_pid == os.getpid():
@@ -98,13 +100,14 @@ def _ensure_keeper(idle_unload_s: float) -> None:
         if not _lock.acquire(blocking=False):
             return
         try:
-            if _backend is not None and _backend.loaded and \
-                    time.monotonic() - _last_used > idle_unload_s:
+            if _backend is not None and _backend.loaded and (
+                    time.monotonic() - _last_used > idle_unload_s
+                    or paused_at(pause_seen(settings, client), "llm") is not None):
                 _backend.close()
         finally:
             _lock.release()
 
-    _keeper = ticker().every(min(5.0, max(0.5, idle_unload_s / 4)), unload_when_idle,
+    _keeper = ticker().every(min(1.0, max(0.5, idle_unload_s / 4)), unload_when_idle,
                              "idle unload of the language model")
     _keeper_pid = os.getpid()
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 import redis
 
 from jobs.dispatch import send_job
 from jobs.errors import BrokerUnreachable
 from storage.errors import CatalogDamaged, CatalogUnavailable, StorageError, StoreWriteFailed
-from storage.models import ArtifactRecord, JobState, LineageEdge
+from storage.models import ArtifactRecord, JobState, LineageEdge, utcnow
 from storage.outputs import link_output
 from workers.attempt import JobOutput, JobRun
-from workers.errors import JobCancelled, JobInputError, LeaseLost
+from workers.errors import AttemptFailed, JobCancelled, JobHeld, JobInputError, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ def store_and_commit(run: JobRun, outputs: list[JobOutput]) -> str:
 
 def outcome_of(run: JobRun, exc: Exception) -> str:
     job = run.job
+    if isinstance(exc, JobHeld):
+        return put_back(run, exc.hold, exc.reason)
+    if run.yielded.is_set():  # `farm pause --now`: what it was doing is dropped, not failed
+        return put_back(run, "pause", "paused by the user; `farm resume` lets it go on")
+    if run.stalled is not None:
+        return fail(run, run.stalled)
     if isinstance(exc, JobCancelled):
         run.ended_badly("cancelled")
         return f"{job.id[:12]} cancelled while running; nothing committed"
@@ -45,7 +52,9 @@ def outcome_of(run: JobRun, exc: Exception) -> str:
         # reconciler once the catalog answers.
         log.error("job %s: %s; left for the reconciler to queue again", job.id, exc)
         return f"{job.id[:12]} attempt {run.attempt} left to the reconciler: {exc}"
-    if isinstance(exc, JobInputError | StorageError):
+    if isinstance(exc, JobInputError):
+        return fail(run, str(exc), retry=False)
+    if isinstance(exc, AttemptFailed | StorageError):
         return fail(run, str(exc))
     log.error("job %s crashed", job.id, exc_info=exc)
     return fail(run, f"internal error: {type(exc).__name__}: {exc}")
@@ -80,6 +89,7 @@ def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
             return requeue(run, f"commit refused: {fence[0]} token {fence[1]} is stale")
         else:
             return f"commit of {job.id[:12]} attempt {run.attempt} refused: cancelled or superseded"
+    run.succeeded = True
     try:
         for record in records:
             link_output(ctx.settings.outputs_dir, job.project, job.id, record.name,
@@ -90,11 +100,41 @@ def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
     return f"{job.id[:12]} succeeded with {len(records)} artifacts"
 
 
-def fail(run: JobRun, error: str) -> str:
+def fail(run: JobRun, error: str, retry: bool = True) -> str:
+    """The attempt failed: the job waits for a retry if its kind's policy allows one (after
+    its backoff, doubling each time), else it is FAILED for good with this error."""
+    policy, job = run.ctx.settings.policy(run.kind.name), run.job
+    same = (job.error_count or 0) + 1 if job.last_error == error else 1
+    run.failed = retry  # the worker's blocklist counts failures that may be the machine's
+    if retry and run.attempt <= policy.retries and same < policy.same_error_limit:
+        delay_s = policy.backoff_s * 2 ** (run.attempt - 1)
+        due = utcnow() + timedelta(seconds=delay_s)
+        reason = (f"retry {run.attempt} of {policy.retries} at "
+                  f"{due.astimezone().strftime('%H:%M:%S')} after: {error}")
+        if run.ctx.catalog.transition(
+                job.id, [JobState.RUNNING, JobState.WAITING_GPU], JobState.QUEUED,
+                message=f"failed, retried in {delay_s:g} s: {error}", attempt=run.attempt,
+                hold="backoff", not_before=due, dispatched_at=None, reason=reason,
+                last_error=error, error_count=same):
+            return f"{job.id[:12]} attempt {run.attempt} failed; {reason}"
+    if same >= policy.same_error_limit and same > 1:
+        error = f"{error} (the same error {same} times in a row)"
     run.ended_badly(error)
-    run.ctx.catalog.transition(run.job.id, [JobState.RUNNING, JobState.WAITING_GPU],
-                               JobState.FAILED, message="failed", attempt=run.attempt, error=error)
-    return f"{run.job.id[:12]} failed: {error}"
+    run.ctx.catalog.transition(job.id, [JobState.RUNNING, JobState.WAITING_GPU],
+                               JobState.FAILED, message="failed", attempt=run.attempt, error=error,
+                               last_error=error, error_count=same)
+    return f"{job.id[:12]} failed: {error}"
+
+
+def put_back(run: JobRun, hold: str, reason: str) -> str:
+    """Back in line, held, this attempt not counted: the pause or the hours stopped it, not
+    the job. The release pass sends it again once nothing holds it."""
+    if run.ctx.catalog.transition(
+            run.job.id, [JobState.RUNNING, JobState.WAITING_GPU], JobState.QUEUED,
+            message=f"put back in line: {reason}", attempt=run.attempt,
+            attempts=run.attempt - 1, hold=hold, dispatched_at=None, reason=reason):
+        return f"{run.job.id[:12]} attempt {run.attempt} put back in line: {reason}"
+    return f"{run.job.id[:12]} attempt {run.attempt} ended meanwhile (cancelled?)"
 
 
 def requeue(run: JobRun, why: str) -> str:

@@ -14,12 +14,11 @@ from typing import Any
 
 import redis
 
-from jobs.gpu_state import explain_gpu_wait, read_holder, read_waiters
+from jobs.gpu_state import PRIORITY_SPAN, explain_gpu_wait, read_holder, read_waiters, wait_score
 from jobs.keys import FarmKeys
 from workers.errors import LeaseLost
 
 _EVENTS_KEPT = 1000
-_PRIORITY_SPAN = 10**13  # larger than any millisecond timestamp, so priority sorts first
 
 _ACQUIRE = """
 local lease, token_key, waiters = KEYS[1], KEYS[2], KEYS[3]
@@ -108,11 +107,6 @@ class Lease:
     model: str | None
 
 
-def wait_score(priority: int, created_ms: int) -> int:
-    """Higher priority first, then earlier submission."""
-    return (9 - priority) * _PRIORITY_SPAN + created_ms
-
-
 class GpuLease:
     """The lease on one device. Safe to use from many processes and machines at once."""
 
@@ -133,13 +127,13 @@ class GpuLease:
 
     # waiting -------------------------------------------------------------------
 
-    def enqueue(self, job_id: str, priority: int, created_ms: int, info: dict[str, Any]) -> None:
+    def enqueue(self, job_id: str, priority: int, place_ms: int, info: dict[str, Any]) -> None:
         """Join (or stay in) the line for this device; call again to stay alive in it."""
         record = {**info, "job_id": job_id, "priority": priority}
         existing = self.client.get(self.waiter_prefix + job_id)
         record["since_ms"] = json.loads(existing)["since_ms"] if existing else _now_ms()
         pipe = self.client.pipeline()
-        pipe.zadd(self.waiters_key, {job_id: wait_score(priority, created_ms)}, nx=True)
+        pipe.zadd(self.waiters_key, {job_id: wait_score(priority, place_ms)}, nx=True)
         pipe.set(self.waiter_prefix + job_id, json.dumps(record), px=self.ttl_ms)
         pipe.execute()
 
@@ -160,7 +154,7 @@ class GpuLease:
         token = int(self._acquire(
             keys=[self.lease_key, self.token_key, self.waiters_key],
             args=[job_id, self.ttl_ms, self.waiter_prefix, _now_ms(), self.window_ms, holder,
-                  _PRIORITY_SPAN],
+                  PRIORITY_SPAN],
         ))
         if not token:
             return None

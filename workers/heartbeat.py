@@ -1,4 +1,4 @@
-"""A running job's heartbeat in Redis, and its ear for `farm cancel`.
+"""A running job's heartbeat in Redis, and its ear for `farm cancel` and `farm pause --now`.
 
 The heartbeat lets a duplicate delivery tell a live run from a dead one; the cancel
 check turns a `farm cancel` into an event the running job sees within a fraction of a second.
@@ -36,9 +36,12 @@ class _Beat:
     cancel_key: str
     value: str
     ttl_ms: int
+    yield_key: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event)
+    yielded: threading.Event = field(default_factory=threading.Event)  # `farm pause --now`
     beaten: bool = False  # its key has been set at least once
     on_refresh: Callable[[], None] | None = None  # called after each refresh, off the lock
+    watchdog: Callable[[], None] | None = None  # called every look, off the lock
 
 
 class _Beater:
@@ -80,6 +83,9 @@ class _Beater:
             beats = list(self.beats.values())
             if beats:
                 self._look(beats, refresh)
+        for beat in beats:
+            if beat.watchdog is not None:
+                beat.watchdog()
         if refresh:
             self.last_refresh = time.monotonic()
             for beat in beats:  # Flower's events, say: slow I/O stays off the beater's lock
@@ -90,12 +96,15 @@ class _Beater:
         pipe = self.client.pipeline(transaction=False)
         setting = [refresh or not beat.beaten for beat in beats]
         for beat, set_key in zip(beats, setting, strict=True):
-            pipe.exists(beat.cancel_key)
+            pipe.exists(beat.cancel_key, beat.yield_key)
             if set_key:
                 pipe.set(beat.key, beat.value, px=beat.ttl_ms)
         answers = iter(pipe.execute())
         for beat, set_key in zip(beats, setting, strict=True):
-            if next(answers):
+            if next(answers):  # asked to stop: cancelled, or to go back in line
+                # Read once: the attempt that goes back in line takes the same number again.
+                if beat.yield_key and self.client.delete(beat.yield_key):
+                    beat.yielded.set()
                 beat.cancelled.set()
             if set_key:
                 next(answers)
@@ -119,17 +128,24 @@ class JobHeartbeat:
     """While alive, keeps `<ns>:job:<id>:alive` set (TTL three beats) and watches for cancel."""
 
     def __init__(self, settings: FarmSettings, client: redis.Redis, job_id: str,
-                 worker: str, on_refresh: Callable[[], None] | None = None) -> None:
+                 worker: str, on_refresh: Callable[[], None] | None = None,
+                 attempt: int = 0) -> None:
         self.beater = _beater(client, settings.heartbeat_s)
+        keys = FarmKeys(settings.namespace)
         self.beat = _Beat(
-            key=FarmKeys(settings.namespace).job_alive(job_id),
-            cancel_key=FarmKeys(settings.namespace).cancel(job_id),
+            key=keys.job_alive(job_id),
+            cancel_key=keys.cancel(job_id),
+            yield_key=keys.yield_attempt(job_id, attempt),
             value=json.dumps({"worker": worker, "host": this_host(), "pid": os.getpid(),
                               "since": time.time()}),
             ttl_ms=int(settings.heartbeat_s * 3000),
             on_refresh=on_refresh,
         )
-        self.cancelled = self.beat.cancelled
+        self.cancelled, self.yielded = self.beat.cancelled, self.beat.yielded
+
+    def watch(self, watchdog: Callable[[], None] | None) -> None:
+        """Call `watchdog` at every look (ten times a second) while the job runs."""
+        self.beat.watchdog = watchdog
 
     def start(self) -> JobHeartbeat:
         self.beater.add(self.beat)

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from workers.attempt import JobOutput, JobRun
-from workers.errors import JobCancelled, JobInputError
+from workers.errors import AttemptFailed, JobCancelled
 
 
 class ProbeModel:
@@ -44,10 +44,12 @@ def run_probe(run: JobRun) -> list[JobOutput]:
     else:  # vram_mb 0: no GPU, no lease, nothing kept resident
         load()
     run_started = time.time()
+    if run.attempt <= params["hang_attempts"]:
+        time.sleep(params["hang_s"])  # deaf to cancels: a handler stuck in native code
     if run.cancelled.wait(params["run_s"]):
         raise JobCancelled("cancelled while running")
-    if params["fail"]:
-        raise JobInputError(f"probe asked to fail (model {params['model']})")
+    if params["fail"] or run.attempt <= params["fail_attempts"]:
+        raise AttemptFailed(f"probe asked to fail (model {params['model']})")
     report: dict[str, Any] = {
         "job_id": run.job.id, "attempt": run.attempt, "pid": os.getpid(),
         "device": run.lease.device if run.lease else None,

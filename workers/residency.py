@@ -17,9 +17,10 @@ from typing import Any
 import redis
 
 from jobs.config import FarmSettings
+from jobs.holds import pause_seen, paused_at
 from storage.models import JobRecord
 from storage.states import as_utc
-from workers.errors import JobCancelled, LeaseLost
+from workers.errors import JobCancelled, JobHeld, LeaseLost
 from workers.gpu import GpuLease, Lease
 from workers.ticker import Duty, ticker
 
@@ -48,17 +49,25 @@ class Residency:
         self._hold_until = 0.0
         self._keeper: Duty | None = None
         self._last_renew = 0.0
+        self.settings, self.client = settings, client
+        self.tag: str | None = None  # the queue of the job that took the lease last
 
     # taking the device ------------------------------------------------------------
 
     def acquire(self, job: JobRecord, model: str | None, cancelled: threading.Event,
-                on_wait: Callable[[str], None]) -> Lease:
-        """Wait in line (fairly, explained through `on_wait`) until the device is ours."""
-        created_ms = int(as_utc(job.created_at).timestamp() * 1000)
+                on_wait: Callable[[str], None],
+                held: Callable[[], tuple[str, str] | None] = lambda: None) -> Lease:
+        """Wait in line (fairly, explained through `on_wait`) until the device is ours; a job
+        that may no longer start (`held`: the pause, quiet hours) leaves the line."""
+        place_ms = int((job.rank or as_utc(job.created_at).timestamp()) * 1000)
         info = {"worker": self.worker, "model": model, "kind": job.kind}
         said = ""
+        self.tag = job.tag
         while True:
-            self.api.enqueue(job.id, job.priority, created_ms, info)
+            if (hold := held()) is not None:
+                self.api.leave(job.id)
+                raise JobHeld(*hold)
+            self.api.enqueue(job.id, job.priority, place_ms, info)
             lease = self.api.try_acquire(job.id, self.worker, _pid(), model, job.kind)
             if lease is not None:
                 break
@@ -127,6 +136,11 @@ class Residency:
             except LeaseLost:
                 self._drop_lost()
 
+    def _paused(self) -> bool:
+        """The user paused this queue: the model goes, the device is free for recording."""
+        return self.tag is not None and \
+            paused_at(pause_seen(self.settings, self.client), self.tag) is not None
+
     def _young(self, waiters: list[dict[str, Any]]) -> bool:
         """Whether every one of them has waited less than the aging window, so that this
         process's next job of its resident model may still go first."""
@@ -182,7 +196,8 @@ class Residency:
             return
         now = time.monotonic()
         if not self.busy and ((now > self._hold_until and self._others_waiting())
-                              or now - self._idle_since > self.idle_unload_s):
+                              or now - self._idle_since > self.idle_unload_s
+                              or self._paused()):
             self._give_up()
             return
         if now - self._last_renew < self.renew_every_s:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -20,10 +21,11 @@ from jobs.kinds import Kind
 from storage.errors import UnknownJob
 from storage.models import JobRecord, JobState
 from workers.attempt import Handler, JobRun
-from workers.claim import claim, claim_turn
+from workers.claim import held, take_turn
 from workers.commit import outcome_of, store_and_commit
 from workers.context import ProcessContext, process_context
 from workers.errors import JobCancelled, JobInputError
+from workers.failures import count_outcome, hand_back, refuses, stall_watchdog
 from workers.heartbeat import JobHeartbeat
 from workers.residency import Residency
 from workers.settler import settler, wait_for_settling
@@ -41,29 +43,34 @@ def run_delivery(job_id: str, kind: Kind, handler: Handler, worker: str,
     delivered = _delivered_job(ctx, job_id, kind)
     if delivered is None:
         return f"delivery of {job_id[:40]!r} set aside: it names no {kind.name} job"
-    heavy = kind.gpu(json.loads(delivered.params_json)["params"], ctx.settings)
-    claimed = (claim_turn(ctx, delivered, worker, residency_of(ctx, worker).model_name)
-               if heavy else claim(ctx, delivered, worker))
+    if (why := refuses(ctx, worker, kind.name)) is not None:
+        return hand_back(ctx, delivered, why)
+    resident = _residencies[ctx.pid].model_name if ctx.pid in _residencies else None
+    claimed = take_turn(ctx, delivered, worker, resident)
     if claimed is None:
         return f"nothing to run for delivery of {job_id[:12]} ({delivered.state})"
     job, attempt = claimed
     stored = json.loads(job.params_json)
-    heartbeat = JobHeartbeat(ctx.settings, ctx.redis, job.id, worker,
+    heavy = kind.gpu(stored["params"], ctx.settings)
+    heartbeat = JobHeartbeat(ctx.settings, ctx.redis, job.id, worker, attempt=attempt,
                              on_refresh=events.again if events is not None else None)
     run = JobRun(job, kind, stored["params"], attempt, ctx, heartbeat.cancelled,
-                 given=stored.get("given", list(stored["params"])), events=events)
+                 given=stored.get("given", list(stored["params"])), events=events,
+                 yielded=heartbeat.yielded)
+    heartbeat.watch(stall_watchdog(run))
     heartbeat.start()  # from here every path below ends it (in `_settle`)
     if heavy:
-        return _settle(run, heartbeat, lambda: _run_on_gpu(run, handler, worker))
+        return _settle(run, heartbeat, worker, lambda: _run_on_gpu(run, handler, worker))
     if events is not None:  # said to Flower only if it is still running a while from now
         events.note("RUNNING", f"running on {worker}")
+    run.moving_since = time.monotonic()
     try:
         outputs = handler(run)
     except Exception as exc:
-        return _settle(run, heartbeat, partial(outcome_of, run, exc))
+        return _settle(run, heartbeat, worker, partial(outcome_of, run, exc))
     # Stored and committed behind this task, while Celery fetches the next job (see settler).
     settler().submit(lambda: log.info(
-        _settle(run, heartbeat, lambda: store_and_commit(run, outputs))))
+        _settle(run, heartbeat, worker, lambda: store_and_commit(run, outputs))))
     return f"{job.id[:12]} ran; its {len(outputs)} outputs are being committed"
 
 
@@ -80,12 +87,15 @@ def _delivered_job(ctx: ProcessContext, job_id: str, kind: Kind) -> JobRecord | 
     return None
 
 
-def _settle(run: JobRun, heartbeat: JobHeartbeat, finish: Callable[[], str]) -> str:
-    """Finish an attempt (commit, fail or requeue it), end its heartbeat, wake its dependents."""
+def _settle(run: JobRun, heartbeat: JobHeartbeat, worker: str, finish: Callable[[], str]) -> str:
+    """Finish an attempt (commit, fail or requeue it), end its heartbeat, wake its dependents,
+    and count it toward the worker's blocklist."""
     try:
         outcome = _guarded(run, finish)
     finally:
+        run.ended.set()
         heartbeat.stop()
+    count_outcome(run, worker)
     try:
         job_ended(run.ctx.settings, run.ctx.catalog, run.job.id)
     except Exception as exc:  # the reconciler sends them on later
@@ -133,7 +143,8 @@ def _take_gpu(run: JobRun, worker: str) -> None:
                             "run it on a larger device (devices in farm.yaml)")
 
     run.residency.api.ensure_token_above(ctx.catalog.fence(device))
-    run.lease = run.residency.acquire(job, run.model, run.cancelled, run.waiting)
+    run.lease = run.residency.acquire(job, run.model, run.cancelled, run.waiting,
+                                      partial(held, ctx, job))
     ctx.catalog.raise_fence(run.lease.device, run.lease.token)
     if not ctx.catalog.transition(job.id, [JobState.WAITING_GPU], JobState.RUNNING,
                                   message=f"{run.lease.device} token {run.lease.token}",
