@@ -54,7 +54,7 @@ def retry_job(settings: FarmSettings, job_id: str) -> dict[str, Any]:
     check_redis(settings).delete(FarmKeys(settings.namespace).cancel(job.id))
     catalog.transition(job.id, [job.state], JobState.QUEUED, message="retry requested",
                        error=None, reason=None, finished_at=None, hold=None, not_before=None,
-                       last_error=None, error_count=None)
+                       last_error=None, error_count=None, failures=None)
     dispatch_if_ready(settings, catalog, catalog.get_job(job.id))
     job = catalog.get_job(job.id)
     return {"job_id": job.id, "state": str(job.state),

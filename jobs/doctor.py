@@ -187,11 +187,15 @@ def _disk(settings: FarmSettings) -> Check:
 
 def _holds(settings: FarmSettings, client: Any) -> list[Check]:
     """The user's pause, and the workers that stopped taking a kind (the blocklist)."""
-    from jobs.holds import ALL_TAGS, pause_reason, pause_seen, paused_at
+    from jobs.holds import ALL_TAGS, pause_of, pause_reason, pause_seen, paused_at
+    from jobs.home import open_catalog
     from jobs.presence import blocked_workers
 
     out = []
-    pause = pause_seen(settings, client)
+    try:
+        pause = pause_of(open_catalog(settings))  # the truth; Redis's copy may lag it
+    except Exception:  # the catalog check above says why it cannot be read
+        pause = pause_seen(settings, client)
     for tag in sorted(pause):
         if (at := paused_at(pause, tag)) is not None:
             what = "everything" if tag == ALL_TAGS else f"queue {tag}"

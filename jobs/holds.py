@@ -53,26 +53,32 @@ def write_pause(settings: FarmSettings, catalog: Catalog, client: redis.Redis,
 
 
 def sync_pause(settings: FarmSettings, client: redis.Redis, pause: dict[str, Any]) -> None:
-    key = FarmKeys(settings.namespace).pause
-    if pause:
-        client.set(key, json.dumps(pause, sort_keys=True))
-    else:
-        client.delete(key)
+    """Redis's copy: `{}` when not paused, so that a missing key means Redis lost it (a flush,
+    a restart without AOF), not that the farm runs."""
+    client.set(FarmKeys(settings.namespace).pause, json.dumps(pause, sort_keys=True))
 
 
 _seen: dict[str, tuple[float, dict[str, Any]]] = {}
 _PAUSE_FRESH_S = 0.5
 
 
-def pause_seen(settings: FarmSettings, client: redis.Redis) -> dict[str, Any]:
+def pause_seen(settings: FarmSettings, client: redis.Redis,
+               catalog: Catalog | None = None) -> dict[str, Any]:
     """Redis's copy of the pause, read at most twice a second per process (the workers'
-    look before each job, and their resident models' keepers)."""
+    look before each job, and their resident models' keepers). Where Redis lost it, the
+    catalog's, when one is at hand (and the copy is put back)."""
     now = time.monotonic()
     cached = _seen.get(settings.namespace)
     if cached is not None and now - cached[0] < _PAUSE_FRESH_S:
         return cached[1]
     raw = client.get(FarmKeys(settings.namespace).pause)
-    pause = json.loads(raw) if raw else {}
+    if raw is not None:
+        pause = json.loads(raw)
+    elif catalog is not None:
+        pause = pause_of(catalog)
+        sync_pause(settings, client, pause)
+    else:
+        pause = {}
     _seen[settings.namespace] = (now, pause)
     return pause
 
@@ -151,9 +157,11 @@ def explain_hold(settings: FarmSettings, pause: dict[str, Any], job: Any, heavy:
 
 # letting held jobs go -----------------------------------------------------------------------
 
-def release_held(settings: FarmSettings, catalog: Catalog,
+def release_held(settings: FarmSettings, catalog: Catalog, client: redis.Redis | None = None,
                  pause: dict[str, Any] | None = None) -> list[str]:
-    """Send every held job that nothing holds now (the catalog's pause is the truth)."""
+    """Send every held job that nothing holds now: not paused by the catalog (the truth) nor
+    by the workers' copy in Redis (which may lag it by a reconcile pass: the two may not
+    disagree into a job held by one and released by the other every second)."""
     from jobs.dispatch import send_job
     from jobs.errors import BrokerUnreachable
     from jobs.kinds import heavy_job
@@ -161,7 +169,10 @@ def release_held(settings: FarmSettings, catalog: Catalog,
     held = catalog.held_jobs()
     if not held:
         return []
-    pause = pause_of(catalog) if pause is None else pause
+    if pause is None:
+        pause = pause_of(catalog)
+        if client is not None:
+            pause = {**pause_seen(settings, client), **pause}
     released = []
     for job in held:
         if job.hold == "backoff":
@@ -187,6 +198,11 @@ def pause_now(settings: FarmSettings, catalog: Catalog, client: redis.Redis, tag
     for tag in tags or [ALL_TAGS]:
         pause[tag] = {"at": pause.get(tag, {}).get("at", at), "now": now}
     write_pause(settings, catalog, client, pause)
+    # Queued jobs are held first, so that one a worker claims meanwhile (its look at the
+    # pause a moment old) is running by the time running jobs are told to go back.
+    reason = pause_reason(datetime.fromisoformat(pause[tags[0] if tags else ALL_TAGS]["at"]))
+    held = [j.id for j in catalog.waiting_jobs(None if not tags else tags, (JobState.QUEUED,))
+            if j.dispatched_at is not None and catalog.hold_job(j.id, "pause", reason)]
     stopped = []
     if now:
         keys = FarmKeys(settings.namespace)
@@ -194,7 +210,4 @@ def pause_now(settings: FarmSettings, catalog: Catalog, client: redis.Redis, tag
                                         states=(JobState.RUNNING, JobState.WAITING_GPU)):
             client.set(keys.yield_attempt(job.id, job.attempts), "1", ex=24 * 3600)
             stopped.append(job.id)
-    reason = pause_reason(datetime.fromisoformat(pause[tags[0] if tags else ALL_TAGS]["at"]))
-    held = [j.id for j in catalog.waiting_jobs(None if not tags else tags, (JobState.QUEUED,))
-            if j.dispatched_at is not None and catalog.hold_job(j.id, "pause", reason)]
     return {"paused": sorted(pause), "at": at, "stopping": stopped, "held": held}

@@ -37,8 +37,8 @@ def this_host() -> str:
 
 
 def blocked_workers(settings: FarmSettings, client: redis.Redis) -> dict[str, dict[str, str]]:
-    """{worker: {kind: why}} for every worker that stopped taking a kind after failing it in
-    a row (see workers.failures)."""
+    """{worker: {kind: why}} for every live worker that stopped taking a kind after failing it
+    in a row (see workers.failures); a worker gone takes its blocklist with it."""
     keys = FarmKeys(settings.namespace)
     found: dict[str, dict[str, str]] = {}
     for key in client.scan_iter(match=keys.blocked("*")):
@@ -46,4 +46,5 @@ def blocked_workers(settings: FarmSettings, client: redis.Redis) -> dict[str, di
         raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
         found[name] = {(k.decode() if isinstance(k, bytes) else k): json.loads(v)["why"]
                        for k, v in raw.items()}
-    return {name: kinds for name, kinds in found.items() if kinds}
+    live = {str(w.get("nodename")) for w in live_workers(settings, client)}
+    return {name: kinds for name, kinds in found.items() if kinds and name in live}

@@ -73,7 +73,7 @@ def resume(settings: FarmSettings, tags: list[str]) -> dict[str, Any]:
         raise NotPaused(f"{', '.join(tags)} not paused; paused: {', '.join(sorted(current))}")
     left = {t: v for t, v in current.items() if t not in gone}
     write_pause(settings, catalog, client, left)
-    released = release_held(settings, catalog, left)
+    released = release_held(settings, catalog, pause=left)
     still = f"; still paused: {', '.join(sorted(left))}" if left else ""
     return {"resumed": sorted(gone), "released": released, "paused": sorted(left),
             "message": f"resumed {', '.join(sorted(gone))}; {len(released)} job(s) sent{still}"}

@@ -119,7 +119,7 @@ def _keep_running(settings: FarmSettings, embedded: EmbeddedRedis | None,
                     restarted = True
             catalog = open_catalog(settings, CLI_DB_RETRY_S)  # the loop has more to look after
             reconcile_once(settings, catalog, check_redis(settings))
-            release_held(settings, catalog)
+            release_held(settings, catalog, check_redis(settings))
         except (FarmError, StorageError) as exc:
             trouble.failed(str(exc))
             pause = min(pause * 2, MAX_PAUSE_S)

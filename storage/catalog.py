@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
@@ -72,7 +72,10 @@ _INSERT_ARTIFACT, _INSERT_EDGE = insert(ARTIFACTS), insert(LINEAGE)
 _CLAIM = (
     update(JOBS)
     .where(JOBS.c.id == bindparam("job_id"), JOBS.c.state == bindparam("from_state"),
-           JOBS.c.attempts == bindparam("from_attempt"))
+           JOBS.c.attempts == bindparam("from_attempt"),
+           # A QUEUED job is claimed only while ready: not held, not waiting for inputs.
+           or_(JOBS.c.state != JobState.QUEUED,
+               and_(JOBS.c.hold.is_(None), JOBS.c.dispatched_at.is_not(None))))
     .values(state=bindparam("to_state"), attempts=JOBS.c.attempts + 1,
             worker=bindparam("worker"), worker_pid=bindparam("pid"),
             started_at=bindparam("now"), finished_at=None, progress=0.0,
@@ -418,13 +421,20 @@ class Catalog:
 
     @patient
     def set_flag(self, name: str, value_json: str | None) -> None:
-        """Set (or with None, remove) a flag."""
-        with self._connect() as conn:
-            conn.execute(FLAGS.delete().where(FLAGS.c.name == name))
-            if value_json is not None:
-                conn.execute(insert(FLAGS).values(name=name, value_json=value_json,
-                                                  updated_at=utcnow()))
-            conn.commit()
+        """Set (or with None, remove) a flag, in one transaction; two writers at once on
+        PostgreSQL: the later one writes again over the first."""
+        for tries_left in (2, 1, 0):
+            try:
+                with self._connect() as conn:
+                    conn.execute(FLAGS.delete().where(FLAGS.c.name == name))
+                    if value_json is not None:
+                        conn.execute(insert(FLAGS).values(name=name, value_json=value_json,
+                                                          updated_at=utcnow()))
+                    conn.commit()
+                    return
+            except IntegrityError:
+                if not tries_left:
+                    raise
 
     # GPU fencing ------------------------------------------------------------
 

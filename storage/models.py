@@ -71,6 +71,7 @@ class JobRecord(SQLModel, table=True):
     # The previous attempt's failure, and how many attempts in a row failed with it.
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     error_count: int | None = None
+    failures: int | None = None  # its failed attempts since submitted or `farm retry`-ed
 
 
 class JobDependency(SQLModel, table=True):

@@ -60,6 +60,7 @@ class JobRow:
     not_before: datetime | None
     last_error: str | None
     error_count: int | None
+    failures: int | None
 
 
 @dataclass
@@ -291,8 +292,13 @@ class CatalogReader:
         return [e.id for e in self._rows(EventRow, "id > ?", [after],
                                          f"ORDER BY id LIMIT {int(limit)}")]
 
-    def last_event_id(self) -> int:
-        found = self._rows(EventRow, "id = (SELECT MAX(id) FROM job_events)")
+    def last_event_id(self, job_id: str | None = None) -> int:
+        """The newest event's id (of one job, if given); 0 when there is none."""
+        if job_id is None:
+            found = self._rows(EventRow, "id = (SELECT MAX(id) FROM job_events)")
+        else:
+            found = self._rows(EventRow, "id = (SELECT MAX(id) FROM job_events WHERE job_id = ?)",
+                               [job_id])
         return found[0].id if found else 0
 
     def parents(self, child_id: str) -> list[EdgeRow]:

@@ -226,7 +226,7 @@ def test_a_worker_failing_a_kind_three_times_stops_taking_it_while_another_does(
     assert [wait_end(farm_env, j)["state"] for j in failing] == ["FAILED"] * 3
     name = farm_json(farm_env, "status", failing[0])["worker"]
     doctor = farm(farm_env, "doctor").stdout
-    assert f"worker {name} stopped taking probe jobs after 3 failures in a row" in doctor
+    assert f"worker {name} stopped taking probe jobs after 3 failed jobs in a row" in doctor
 
     waiting = submit_probe(farm_env, tag="midi", vram_mb=0, run_s=0)
     reason = wait_for(lambda: (r := farm_json(farm_env, "status", waiting)["reason"] or "")

@@ -22,7 +22,7 @@ from celery.signals import (
 from jobs.broker import redis_client
 from jobs.config import FarmSettings, load_settings
 from jobs.holds import release_held
-from jobs.home import open_catalog
+from jobs.home import CLI_DB_RETRY_S, open_catalog
 from jobs.keys import FarmKeys
 from jobs.presence import this_host
 from jobs.reconcile import reconcile_once
@@ -83,11 +83,11 @@ def _reconcile_forever(settings: FarmSettings) -> None:
     pause, failures, due = RELEASE_EVERY_S, 0, 0.0
     while not _stop.wait(pause):
         try:
-            with _no_fork_inside:
-                catalog = open_catalog(settings)
-                release_held(settings, catalog)
+            with _no_fork_inside:  # a busy catalog holds a fork back at most CLI_DB_RETRY_S
+                catalog, client = open_catalog(settings, CLI_DB_RETRY_S), redis_client(settings)
+                release_held(settings, catalog, client)
                 if time.monotonic() >= due:
-                    reconcile_once(settings, catalog, redis_client(settings))
+                    reconcile_once(settings, catalog, client)
                     due = time.monotonic() + every
         except Exception as exc:
             failures += 1

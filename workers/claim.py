@@ -61,7 +61,7 @@ def first_state(ctx: ProcessContext, job: JobRecord) -> JobState:
 
 def held(ctx: ProcessContext, job: JobRecord) -> Hold | None:
     """What keeps this job from starting now, by the same rule the release pass lets it go."""
-    return why_held(ctx.settings, pause_seen(ctx.settings, ctx.redis), job.tag,
+    return why_held(ctx.settings, pause_seen(ctx.settings, ctx.redis, ctx.catalog), job.tag,
                     heavy_job(job, ctx.settings))
 
 

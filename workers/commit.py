@@ -16,6 +16,7 @@ import redis
 
 from jobs.dispatch import send_job
 from jobs.errors import BrokerUnreachable
+from jobs.keys import FarmKeys
 from storage.errors import CatalogDamaged, CatalogUnavailable, StorageError, StoreWriteFailed
 from storage.models import ArtifactRecord, JobState, LineageEdge, utcnow
 from storage.outputs import link_output
@@ -100,29 +101,37 @@ def _commit(run: JobRun, records: list[ArtifactRecord]) -> str:
     return f"{job.id[:12]} succeeded with {len(records)} artifacts"
 
 
+MAX_BACKOFF_S = 86400.0  # a retry waits at most a day, however often it doubled
+
+
 def fail(run: JobRun, error: str, retry: bool = True) -> str:
     """The attempt failed: the job waits for a retry if its kind's policy allows one (after
-    its backoff, doubling each time), else it is FAILED for good with this error."""
+    its backoff, doubling each time, at most a day), else it is FAILED for good with this
+    error. Retries are counted by the job's failed attempts since it was submitted or
+    `farm retry`-ed (`failures`), not by its attempts, which re-queues count too."""
     policy, job = run.ctx.settings.policy(run.kind.name), run.job
     same = (job.error_count or 0) + 1 if job.last_error == error else 1
-    run.failed = retry  # the worker's blocklist counts failures that may be the machine's
-    if retry and run.attempt <= policy.retries and same < policy.same_error_limit:
-        delay_s = policy.backoff_s * 2 ** (run.attempt - 1)
+    failures = (job.failures or 0) + 1
+    if retry and failures <= policy.retries and same < policy.same_error_limit:
+        delay_s = min(policy.backoff_s * 2 ** min(failures - 1, 30), MAX_BACKOFF_S)
         due = utcnow() + timedelta(seconds=delay_s)
-        reason = (f"retry {run.attempt} of {policy.retries} at "
+        reason = (f"retry {failures} of {policy.retries} at "
                   f"{due.astimezone().strftime('%H:%M:%S')} after: {error}")
         if run.ctx.catalog.transition(
                 job.id, [JobState.RUNNING, JobState.WAITING_GPU], JobState.QUEUED,
                 message=f"failed, retried in {delay_s:g} s: {error}", attempt=run.attempt,
                 hold="backoff", not_before=due, dispatched_at=None, reason=reason,
-                last_error=error, error_count=same):
+                last_error=error, error_count=same, failures=failures):
+            run.failed = True
             return f"{job.id[:12]} attempt {run.attempt} failed; {reason}"
     if same >= policy.same_error_limit and same > 1:
         error = f"{error} (the same error {same} times in a row)"
     run.ended_badly(error)
-    run.ctx.catalog.transition(job.id, [JobState.RUNNING, JobState.WAITING_GPU],
-                               JobState.FAILED, message="failed", attempt=run.attempt, error=error,
-                               last_error=error, error_count=same)
+    if run.ctx.catalog.transition(job.id, [JobState.RUNNING, JobState.WAITING_GPU],
+                                  JobState.FAILED, message="failed", attempt=run.attempt,
+                                  error=error, last_error=error, error_count=same,
+                                  failures=failures):
+        run.failed = retry  # the worker's blocklist counts failures that may be the machine's
     return f"{job.id[:12]} failed: {error}"
 
 
@@ -132,7 +141,14 @@ def put_back(run: JobRun, hold: str, reason: str) -> str:
     if run.ctx.catalog.transition(
             run.job.id, [JobState.RUNNING, JobState.WAITING_GPU], JobState.QUEUED,
             message=f"put back in line: {reason}", attempt=run.attempt,
-            attempts=run.attempt - 1, hold=hold, dispatched_at=None, reason=reason):
+            attempts=run.attempt - 1, hold=hold, dispatched_at=None, reason=reason,
+            started_at=None):
+        # The next attempt takes this number again: it must not hear this one's `--now`.
+        try:
+            run.ctx.redis.delete(FarmKeys(run.ctx.settings.namespace).yield_attempt(
+                run.job.id, run.attempt))
+        except redis.RedisError as exc:  # it expires in a day; the next attempt may yield once
+            log.warning("job %s: its pause key stays: %s", run.job.id[:12], exc)
         return f"{run.job.id[:12]} attempt {run.attempt} put back in line: {reason}"
     return f"{run.job.id[:12]} attempt {run.attempt} ended meanwhile (cancelled?)"
 

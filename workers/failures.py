@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import redis
+from billiard.process import current_process
 
 from jobs.dispatch import send_job
 from jobs.errors import BrokerUnreachable
@@ -51,10 +52,13 @@ def refuses(ctx: ProcessContext, worker: str, kind: str) -> str | None:
 
 def hand_back(ctx: ProcessContext, delivered: JobRecord, why: str) -> str:
     """Give the delivery back to the queue for another worker, after a pause so that a farm
-    where every worker refuses the kind does not spin."""
+    where every worker refuses the kind does not spin. A delivery is a turn: its message is
+    sent again for whichever job of its kind is ready (the one it names may have run)."""
     threading.Event().wait(_HAND_BACK_AFTER_S)
     job = ctx.catalog.get_job(delivered.id)
-    if job.state == JobState.QUEUED and job.dispatched_at is not None:
+    if job.state != JobState.QUEUED or job.dispatched_at is None or job.hold is not None:
+        job = ctx.catalog.next_ready(delivered.tag, [delivered.kind])  # type: ignore[assignment]
+    if job is not None:
         try:
             send_job(ctx.settings, job)
         except BrokerUnreachable:
@@ -62,9 +66,22 @@ def hand_back(ctx: ProcessContext, delivered: JobRecord, why: str) -> str:
     return f"delivery of {delivered.id[:12]} handed back: {why}"
 
 
+# One count per job, not per attempt: a job retried on this worker fails it once.
+_COUNT_JOB = """
+if redis.call('HGET', KEYS[1], 'last') == ARGV[1] then
+  return tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+end
+redis.call('HSET', KEYS[1], 'last', ARGV[1])
+local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return count
+"""
+
+
 def count_outcome(run: JobRun, worker: str) -> None:
-    """Count a failure of the job's own toward this worker's blocklist; a success ends the
-    count. Cancels, pauses and lost leases count neither way."""
+    """Count a failed job toward this worker's blocklist (once, however many of its attempts
+    fail here); a success ends the count. Cancels, pauses and lost leases count neither
+    way, nor failures of the job's own inputs."""
     limit = run.ctx.settings.blocklist_after
     if limit <= 0:
         return
@@ -75,13 +92,13 @@ def count_outcome(run: JobRun, worker: str) -> None:
             if run.succeeded:
                 run.ctx.redis.delete(counter)
             return
-        count = int(run.ctx.redis.incr(counter))  # type: ignore[arg-type]
-        run.ctx.redis.expire(counter, 7 * 24 * 3600)
+        count = int(run.ctx.redis.eval(  # type: ignore[arg-type]
+            _COUNT_JOB, 1, counter, run.job.id, 7 * 24 * 3600))
         if count < limit:
             return
         error = run.ctx.catalog.get_job(run.job.id)
-        why = (f"worker {worker} stopped taking {run.kind.name} jobs after {count} failures "
-               f"in a row (last: {error.last_error or error.error}); "
+        why = (f"worker {worker} stopped taking {run.kind.name} jobs after {count} failed "
+               f"jobs in a row (last: {error.last_error or error.error}); "
                f"`farm worker unblock {worker}` lets it take them again")
         if run.ctx.redis.hset(keys.blocked(worker), run.kind.name,
                               json.dumps({"why": why, "at": time.time(), "count": count})):
@@ -122,5 +139,10 @@ def _kill_if_deaf(run: JobRun) -> None:
         log.error(fail(run, run.stalled or "stalled"))
     except Exception as exc:  # the catalog is away: the reconciler re-queues the job
         log.error("job %s: its stall could not be written: %s", run.job.id[:12], exc)
+    if not current_process().name.startswith("ForkPoolWorker"):
+        # The solo pool runs jobs in the worker itself: killing it would end the worker.
+        log.error("job %s did not stop, and the solo pool cannot kill it alone: restart this "
+                  "worker (or run it with the prefork pool)", run.job.id[:12])
+        return
     log.error("job %s did not stop; killing process %d", run.job.id[:12], os.getpid())
     os.kill(os.getpid(), signal.SIGKILL)

@@ -40,6 +40,7 @@ class Gate:
         self.app = app
         self.token = conf.token.get_secret_value().encode() if conf.token is not None else None
         self.max_body = conf.max_body_bytes
+        self.origins = set(conf.cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,6 +53,10 @@ class Gate:
             await _refuse(send, 421, "this API answers to loopback names only (127.0.0.1, "
                           "localhost) until api.token is set")
             return
+        if scope["method"] not in SAFE_METHODS and self._cross_site(headers):
+            await _refuse(send, 403, "refused a request another site's page sent; call the "
+                          "API from the studio page, a script, or an origin in api.cors_origins")
+            return
         if self.token is not None and not public and not self._authorized(headers):
             await _refuse(send, 401, "give the API's token: Authorization: Bearer <api.token>",
                           [(b"www-authenticate", b'Bearer realm="studio-farm"')])
@@ -61,6 +66,20 @@ class Gate:
             await _refuse(send, 413, BodyTooLarge(self.max_body).detail)
             return
         await self._limited(scope, receive, send)
+
+    def _cross_site(self, headers: dict[str, bytes]) -> bool:
+        """A browser sent it from another site's page (what a cancel by a form post or a
+        no-cors fetch would be): its Origin is neither this API's nor a configured one."""
+        site = headers.get("sec-fetch-site", b"").decode("latin-1")
+        if site in ("cross-site", "same-site"):
+            return True
+        origin = headers.get("origin")
+        if origin is None:
+            return False  # not a browser's cross-origin request (curl, scripts, same-origin GET)
+        given = origin.decode("latin-1")
+        own = {f"{scheme}://{headers.get('host', b'').decode('latin-1')}"
+               for scheme in ("http", "https")}
+        return given not in own and given not in self.origins
 
     def _authorized(self, headers: dict[str, bytes]) -> bool:
         scheme, _, given = headers.get("authorization", b"").partition(b" ")
@@ -80,6 +99,9 @@ class Gate:
             return message
 
         await self.app(scope, counted, send)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _loopback_host(host: str) -> bool:

@@ -24,6 +24,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -130,7 +131,7 @@ def start_cursor(last_event_id: str | None, after: int | None, default: int) -> 
     stream's default."""
     if last_event_id is None:
         return default if after is None else after
-    if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_EVENT_ID:
+    if not re.fullmatch(r"[0-9]{1,19}", last_event_id.strip()) or int(last_event_id) > MAX_EVENT_ID:
         raise BadJobSpec("Last-Event-ID must be an event id (a whole number) the API sent")
     return int(last_event_id)
 
@@ -168,8 +169,12 @@ class EventReader:
                                 for a in self.reader.artifacts(row.job_id)]
         return doc
 
-    def job_ended(self) -> bool:
-        return self.job_id is not None and self.reader.get_job(self.job_id).state.is_terminal
+    def job_ended(self) -> int | None:
+        """For a job's stream once the job has ended: the id of its last event (a stream
+        ends only after sending it: on PostgreSQL the horizon may still hold it back)."""
+        if self.job_id is None or not self.reader.get_job(self.job_id).state.is_terminal:
+            return None
+        return self.reader.last_event_id(self.job_id)
 
 
 def ends_on_trouble(stream: Callable[..., AsyncIterator[str]]) -> Callable[..., AsyncIterator[str]]:
@@ -194,7 +199,7 @@ async def event_stream(hub: EventHub, events: EventReader, cursor: int,
     quiet_since = time.monotonic()
     while True:
         changed = hub.changed()
-        ended = end_with_job and await run_in_threadpool(events.job_ended)
+        last = await run_in_threadpool(events.job_ended) if end_with_job else None
         batch = await run_in_threadpool(events.next_events, cursor)
         for doc in batch:
             cursor = doc["id"]
@@ -203,7 +208,7 @@ async def event_stream(hub: EventHub, events: EventReader, cursor: int,
             quiet_since = time.monotonic()
             if len(batch) == BATCH:
                 continue
-        if ended:
+        if last is not None and cursor >= last:
             yield sse("end", {"job_id": events.job_id, "last_event_id": cursor})
             return
         if time.monotonic() - quiet_since > KEEPALIVE_S:
