@@ -176,6 +176,12 @@ def test_without_a_token_loopback_only_and_loopback_names_only(farm_env) -> None
         assert httpx.options(f"{server.url}/jobs", headers={
             "Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"}
         ).headers.get("access-control-allow-origin") is None  # no CORS unless configured
+        # Another site's page cannot change anything, token or not (a form post, no-cors).
+        for headers in ({"Origin": "http://elsewhere.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            forged = httpx.post(f"{server.url}/jobs/0000/cancel", headers=headers)
+            assert forged.status_code == 403 and "another site" in forged.json()["detail"]
+        own = httpx.post(f"{server.url}/jobs/0000/cancel", headers={"Origin": server.url})
+        assert own.status_code == 404  # the page's own origin reaches the route
     finally:
         server.stop()
 
