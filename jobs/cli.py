@@ -196,14 +196,13 @@ def worker(ctx: click.Context, tags: str, concurrency: int, pool: str, loglevel:
     conf = settings(serving=True)
     check_policies(conf)
     apply_thread_caps(conf)
-    check_redis(conf)
-    import socket
-
     from jobs.app import make_app
+    from jobs.hosts import check_joining
     from jobs.transport import install
 
+    check_joining(conf, check_redis(conf))  # one farm, one catalog; one FARM_HOST, one machine
     install(conf)  # an unreadable queue entry is set aside, not the end of the worker
-    nodename = f"{'+'.join(wanted)}-{os.getpid()}@{socket.gethostname()}"
+    nodename = f"{'+'.join(wanted)}-{os.getpid()}@{conf.host}"
     emit({"nodename": nodename, "tags": wanted, "pid": os.getpid()}, as_json)
     make_app(conf).worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency),
                                 "-P", pool, "-n", nodename, "--loglevel", loglevel, "-E",
@@ -281,7 +280,7 @@ def move(job_id: str, other: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--device", help="Only this device's line.")
+@click.option("--device", help="Only this device's line (gpu0 of this host, or HOST/gpu0).")
 @json_option
 def queue(device: str | None, as_json: bool) -> None:
     """The planned order on each device and queue, and why each job waits."""
@@ -499,6 +498,18 @@ def gpu(as_json: bool) -> None:
 
     docs = gpu_docs(settings())
     emit(docs, as_json, gpu_text(docs))
+
+
+@cli.command()
+@json_option
+def hosts(as_json: bool) -> None:
+    """The farm's hosts: their workers' tags, devices, last beat and running jobs."""
+    from jobs.broker import check_redis
+    from jobs.hosts import hosts_doc, hosts_text
+
+    conf = settings()
+    docs = hosts_doc(conf, check_redis(conf))
+    emit(docs, as_json, hosts_text(docs))
 
 
 @cli.command()

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -53,6 +54,8 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_TOKEN_CHARS = 16
 TAGS = ("llm", "midi", "image", "audio")  # the workers' queues: one per resource
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+# A host's name is part of Redis keys and of device names (`studio-pc/gpu0`): no separators.
+HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
 class _Section(BaseModel):
@@ -204,6 +207,18 @@ class FailurePolicy(_Section):
     stall_s: float | None = Field(None, gt=0, le=7 * 86400)  # no progress this long: killed
 
 
+class StoreConfig(_Section):
+    """Where the blobs are: FARM_HOME/store, or a folder every host of a farm mounts (NFS,
+    SMB) at `path`, so what one host stores another reads."""
+
+    path: Path | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, folder: Path | None) -> Path | None:
+        return None if folder is None else folder.expanduser()
+
+
 class UpConfig(_Section):
     """What `farm up` starts beside Redis, the workers and the reconciler."""
 
@@ -216,6 +231,9 @@ class FarmSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     home: Path = DEFAULT_HOME
+    # This machine in a farm of several: its workers announce it, and its devices are named
+    # by it (`<host>/gpu0`) where they meet Redis and the catalog.
+    host: str = Field(default_factory=socket.gethostname)
     redis_url: str | None = None
     db_url: str | None = None
     devices: dict[str, DeviceConfig] = Field(default_factory=lambda: {"gpu0": DeviceConfig()})
@@ -246,6 +264,7 @@ class FarmSettings(BaseModel):
     flower: FlowerConfig = Field(default_factory=lambda: FlowerConfig())
     api: ApiConfig = Field(default_factory=lambda: ApiConfig())
     up: UpConfig = Field(default_factory=lambda: UpConfig())
+    store: StoreConfig = Field(default_factory=lambda: StoreConfig())
     # When jobs may start: {"heavy": "22:00-08:00"} for jobs that take a GPU, or a tag's name
     # for all of that tag's jobs; local time plus clock_offset_s (see jobs.schedule).
     schedule: dict[ScheduleKey, Windows] = Field(default_factory=dict)
@@ -259,6 +278,14 @@ class FarmSettings(BaseModel):
     @classmethod
     def _redis_url(cls, url: str | None) -> str | None:
         return None if url is None else check_redis_url(url)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, host: str) -> str:
+        if not re.match(HOST_PATTERN, host):
+            raise ValueError(f"{shown(host, 70)} is not a plain name (letters, digits, '.', '_', "
+                             "'-'; at most 63); set FARM_HOST")
+        return host
 
     @field_validator("db_url")
     @classmethod
@@ -289,13 +316,23 @@ class FarmSettings(BaseModel):
             return self.device
         return next(iter(self.devices))
 
+    def qualified(self, device: str) -> str:
+        """A device of this host as the whole farm names it: two hosts' `gpu0` are two
+        devices, each with its own lease and fence. The config names devices locally."""
+        return f"{self.host}/{device}"
+
+    @property
+    def lease_device(self) -> str:
+        """The device this worker's heavy jobs lease, qualified by its host."""
+        return self.qualified(self.worker_device)
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser()
 
     @property
     def store_dir(self) -> Path:
-        return self.home_dir / "store"
+        return self.store.path or self.home_dir / "store"
 
     @property
     def watch_folders(self) -> list[WatchFolder]:
@@ -390,7 +427,7 @@ def _yaml_values(path: Path, explicit: bool) -> dict[str, Any]:
 # Settings given whole in one variable as JSON (FARM_DEVICES='{"gpu0": {"vram_mb": 8000}}');
 # every other one is text, which pydantic converts.
 _STRUCTURED = {"devices", "worker_tags", "llm", "midi", "image", "audio", "watch", "flower", "api",
-               "up", "schedule", "policies"}
+               "up", "store", "schedule", "policies"}
 
 
 def _env_values(environ: dict[str, str]) -> dict[str, Any]:

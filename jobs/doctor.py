@@ -2,8 +2,8 @@
 
 Each check says ok, warn, fail or info, with the fix in the same line: the home and who may
 read it, the catalog (and, when it is damaged, how to recover it), Redis, the workers per
-queue, the disk guard, the user's pause and the workers' blocklist, messages set aside as
-unreadable, and the optional libraries.
+queue, the disk guard, the user's pause and the workers' blocklist, the hosts, messages set
+aside as unreadable, and the optional libraries.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def _queues(settings: FarmSettings) -> list[Check]:
         status = "ok" if serving or not waiting[tag] else "warn"
         out.append(_check(f"queue {tag}", status,
                           f"{len(serving)} worker(s), {waiting[tag]} message(s) waiting"))
-    out += _holds(settings, client)
+    out += _holds(settings, client) + _hosts(settings, client)
     if not dead:
         return out + [_check("dead letters", "ok", "no unreadable messages set aside")]
     out.append(_check("dead letters", "warn",
@@ -203,6 +203,20 @@ def _holds(settings: FarmSettings, client: Any) -> list[Check]:
     for kinds in blocked_workers(settings, client).values():
         out += [_check("blocklist", "warn", why, 2) for why in kinds.values()]
     return out
+
+
+def _hosts(settings: FarmSettings, client: Any) -> list[Check]:
+    """Every host of the farm; one whose workers are gone while it runs jobs is a warning
+    (the reconciler re-queues them). The catalog's own trouble is its own check's."""
+    from jobs.hosts import host_line, hosts_doc
+
+    try:
+        docs = hosts_doc(settings, client)
+    except Exception:
+        return []
+    return [_check("host", "ok", host_line(d)) if d["alive"] else
+            _check("host", "warn", f"{host_line(d)}; its jobs are re-queued once their "
+                                   "heartbeats are gone", 2) for d in docs]
 
 
 def doctor_text(checks: list[Check]) -> str:

@@ -96,6 +96,8 @@ class FarmKeys:
         return f"{self.namespace}:llm:{job_id}"
 
     def gpu(self, device: str) -> GpuKeys:
+        """A device's lease keys; `device` is qualified by its host (`studio-pc/gpu0`), so
+        two hosts' `gpu0` are two leases (see jobs.hosts)."""
         base = f"{self.namespace}:gpu:{device}"
         return GpuKeys(f"{base}:lease", f"{base}:token", f"{base}:waiters", f"{base}:waiter:",
                        f"{base}:wake:", f"{base}:events")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import redis
@@ -30,10 +29,6 @@ def job_heartbeat(settings: FarmSettings, client: redis.Redis, job_id: str) -> d
         return json.loads(raw) if raw else None
     except ValueError:
         return None
-
-
-def this_host() -> str:
-    return socket.gethostname()
 
 
 def blocked_workers(settings: FarmSettings, client: redis.Redis) -> dict[str, dict[str, str]]:

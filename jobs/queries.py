@@ -138,9 +138,11 @@ def jobs_table(docs: list[dict[str, Any]]) -> str:
 def gpu_docs(settings: FarmSettings) -> list[dict[str, Any]]:
     from jobs.broker import check_redis
     from jobs.gpu_state import gpu_report
+    from jobs.hosts import known_devices
+    from jobs.presence import live_workers
 
     client = check_redis(settings)
-    devices = {name: dev.vram_mb for name, dev in settings.devices.items()}
+    devices = known_devices(settings, live_workers(settings, client))  # every host's
     return gpu_report(client, settings.namespace, devices)
 
 

@@ -17,7 +17,7 @@ import redis
 
 from jobs.broker import check_redis
 from jobs.config import FarmSettings
-from jobs.errors import BadJobSpec, FarmError, shown
+from jobs.errors import FarmError, shown
 from jobs.gpu_state import read_holder, read_waiters, rescore_waiter
 from jobs.holds import (
     ALL_TAGS,
@@ -30,9 +30,10 @@ from jobs.holds import (
     write_pause,
 )
 from jobs.home import open_catalog
+from jobs.hosts import device_named, known_devices
 from jobs.keys import FarmKeys
 from jobs.kinds import heavy_job
-from jobs.presence import blocked_workers
+from jobs.presence import blocked_workers, live_workers
 from storage.catalog import WAITING, Catalog
 from storage.models import JobRecord, JobState
 from storage.states import as_utc
@@ -95,7 +96,7 @@ def _reordered(settings: FarmSettings, catalog: Catalog, job: JobRecord, priorit
         raise NotWaiting(f"job {job.id[:12]} started or ended meanwhile; nothing re-ordered")
     if job.state == JobState.WAITING_GPU:  # in a device's line: its place there moves too
         client = check_redis(settings)
-        for device in settings.devices:
+        for device in known_devices(settings, live_workers(settings, client)):
             rescore_waiter(client, FarmKeys(settings.namespace).gpu(device), job.id, priority,
                            int(rank * 1000))
     return {"job_id": job.id, "priority": priority, "rank": rank}
@@ -132,19 +133,20 @@ def _rank(job: JobRecord) -> float:
 def planned_order(settings: FarmSettings, device: str | None = None) -> list[dict[str, Any]]:
     """Per device, then per queue of light jobs: the jobs in the order they will be served,
     each with why it waits."""
-    if device is not None and device not in settings.devices:
-        raise BadJobSpec(f"no device {shown(device, 40)}; configured: {', '.join(settings.devices)}")
-    client, catalog = check_redis(settings), open_catalog(settings)
+    client = check_redis(settings)
+    workers = live_workers(settings, client)
+    known = known_devices(settings, workers)  # every host's, qualified (`studio-pc/gpu0`)
+    devices = [device_named(settings, workers, device)] if device else list(known)
+    catalog = open_catalog(settings)
     pause = pause_of(catalog)
     waiting = catalog.waiting_jobs()
     heavy = {j.id: heavy_job(j, settings) for j in waiting}
     lines = []
-    devices = [device] if device else list(settings.devices)
     unplaced = [j for j in waiting if heavy[j.id] and j.state == JobState.QUEUED]
     for name in devices:
-        lines.append(_device_line(settings, client, name, waiting, unplaced
-                                  if len(settings.devices) == 1 else [], pause, heavy))
-    if len(settings.devices) > 1 and device is None and unplaced:
+        lines.append(_device_line(settings, client, name, known[name], waiting, unplaced
+                                  if len(known) == 1 else [], pause, heavy))
+    if len(known) > 1 and device is None and unplaced:
         lines.append(_queue_line(settings, "any device", unplaced, pause, heavy))
     if device is None:
         for tag in sorted({j.tag for j in waiting if not heavy[j.id]}):
@@ -153,7 +155,7 @@ def planned_order(settings: FarmSettings, device: str | None = None) -> list[dic
     return lines
 
 
-def _device_line(settings: FarmSettings, client: redis.Redis, device: str,
+def _device_line(settings: FarmSettings, client: redis.Redis, device: str, vram_mb: int,
                  waiting: list[JobRecord], queued: list[JobRecord], pause: dict[str, Any],
                  heavy: dict[str, bool]) -> dict[str, Any]:
     keys = FarmKeys(settings.namespace).gpu(device)
@@ -181,7 +183,7 @@ def _device_line(settings: FarmSettings, client: redis.Redis, device: str,
     ahead = len(line)
     resident = holder.get("model") if holder and holder.get("idle") else None
     rows += _queued_rows(settings, queued, pause, heavy, ahead, resident)
-    return {"line": device, "vram_mb": settings.devices[device].vram_mb, "holder": holder,
+    return {"line": device, "vram_mb": vram_mb, "holder": holder,
             "holder_text": who, "jobs": rows}
 
 

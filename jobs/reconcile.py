@@ -19,8 +19,10 @@ from jobs.config import FarmSettings
 from jobs.dead_letters import set_aside_entry
 from jobs.dispatch import dispatch_if_ready, resend
 from jobs.holds import pause_of, sync_pause
+from jobs.hosts import host_of
 from jobs.keys import FarmKeys, UnreadableMessage, queued_job_id, unacked_job_ids
 from jobs.kinds import TAGS
+from jobs.presence import live_workers
 from storage.catalog import Catalog
 from storage.models import JobRecord
 from storage.states import JobState, seconds_since
@@ -130,8 +132,10 @@ def _release_waiting(settings: FarmSettings, catalog: Catalog) -> list[str]:
 
 
 def _requeue_orphans(settings: FarmSettings, catalog: Catalog, client: redis.Redis) -> list[str]:
-    """Running jobs without a heartbeat on two looks, a heartbeat's lifetime apart."""
+    """Running jobs without a heartbeat on two looks, a heartbeat's lifetime apart. The job's
+    history says whose runner vanished, and whether its whole host went with it."""
     keys = FarmKeys(settings.namespace)
+    live_hosts: set[str] | None = None  # asked once a pass, and only when a job is re-queued
     requeued = []
     grace_s = settings.heartbeat_s * 3
     for state in (JobState.RUNNING, JobState.WAITING_GPU):
@@ -145,9 +149,22 @@ def _requeue_orphans(settings: FarmSettings, catalog: Catalog, client: redis.Red
             client.set(suspect, time.time(), nx=True, ex=int(grace_s * 10) + 60)
             if time.time() - float(client.get(suspect) or 0) < grace_s:  # type: ignore[arg-type]
                 continue
+            if live_hosts is None:
+                live_hosts = {str(w.get("host")) for w in live_workers(settings, client)}
+            lost = _lost(job, live_hosts)
             if catalog.transition(job.id, [state], JobState.QUEUED, attempt=job.attempts,
-                                  message="runner vanished; re-queued",
-                                  reason="re-queued: its worker stopped answering"):
+                                  message=f"runner vanished ({lost}); re-queued",
+                                  reason=f"re-queued: {lost}"):
                 resend(settings, catalog, catalog.get_job(job.id), "its runner vanished")
                 requeued.append(job.id)
     return requeued
+
+
+def _lost(job: JobRecord, live_hosts: set[str]) -> str:
+    """What was lost with a vanished runner: its host, when no worker of it answers."""
+    host = host_of(job.worker)
+    if host is None:
+        return "its worker stopped answering"
+    if host not in live_hosts:
+        return f"host {host} lost: none of its workers answers"
+    return f"worker {job.worker} on host {host} stopped answering"

@@ -77,6 +77,7 @@ def farm_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "FARM_DB_URL": f"sqlite:///{tmp_path / 'home' / 'catalog.db'}",
         "FARM_HEARTBEAT_S": "1",
         "FARM_NAMESPACE": f"t{uuid.uuid4().hex[:10]}",
+        "FARM_HOST": "studio-pc",  # device names are qualified by it: `studio-pc/gpu0`
         "FARM_THREADS": "1",
         "FARM_UP__FLOWER": "false",  # one Flower port per machine: the tests that want it say so
         "FARM_UP__API": "false",  # and one API port

@@ -114,7 +114,8 @@ def test_progress_and_the_gpu_wait_reason_reach_the_stream(api, api_env, start_w
             queued = read_until(response, lambda e: e.type == "progress")
     assert _states(found) == ["QUEUED", "WAITING_GPU", "RUNNING", "SUCCEEDED"]
     reasons = [e.data["message"] for e in found if e.type == "progress"]
-    assert any(r.startswith("waiting for GPU: gpu0 held by job " + holder[:8]) for r in reasons), found
+    held = "waiting for GPU: studio-pc/gpu0 held by job " + holder[:8]
+    assert any(r.startswith(held) for r in reasons), found
     assert queued[-1].data["message"] == f"waiting for inputs: {waiter[:12]}"
 
 
@@ -261,7 +262,7 @@ def test_the_list_renders_and_registry_read_as_the_cli_does(api, api_env) -> Non
         assert render["jobs"] == jobs and render["text"] == "dark house at 124 bpm"
         assert client.get("/renders", params={"project": "other"}).json() == []
         assert client.get("/models").json() == []
-        assert client.get("/gpu").json()[0]["device"] == "gpu0"
+        assert client.get("/gpu").json()[0]["device"] == "studio-pc/gpu0"
         assert client.post("/render", json={"intent": "  "}).status_code == 400
 
 

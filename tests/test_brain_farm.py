@@ -144,5 +144,5 @@ def test_offloaded_llm_jobs_hold_the_gpu_lease_and_keep_one_model_resident(
         assert farm_json(llm_env, "wait", job_id, "--timeout", "240", timeout=300)["state"] \
             == "SUCCEEDED"
     notes = {job_id: _notes(llm_env, job_id) for job_id in ids}
-    assert all(any(n.startswith("gpu0 token ") for n in notes[j]) for j in ids), notes
+    assert all(any(n.startswith("studio-pc/gpu0 token ") for n in notes[j]) for j in ids), notes
     assert len([n for j in ids for n in notes[j] if n.startswith("loaded model")]) == 1, notes

@@ -131,7 +131,7 @@ def test_an_llm_job_and_an_audio_job_never_share_the_device(diffusion_env, start
     spans = []
     for job_id in ids:
         running = [e.at for e in catalog.events(job_id) if e.state == JobState.RUNNING]
-        assert any(n.startswith("gpu0 token ") for n in _notes(diffusion_env, job_id))
+        assert any(n.startswith("studio-pc/gpu0 token ") for n in _notes(diffusion_env, job_id))
         spans.append((running[0], catalog.get_job(job_id).finished_at, catalog.get_job(job_id).kind))
     spans.sort(key=lambda span: span[0])
     for (_, end, kind), (start, _, next_kind) in zip(spans, spans[1:], strict=False):

@@ -143,7 +143,7 @@ def test_flower_shows_names_states_and_reasons_and_keeps_secrets(flower_env, sta
         wait_state(flower_env, waiter, {"WAITING_GPU"}, reason_has="held by")
         waiting = flower_task(flower, waiter, "WAITING_GPU")
         assert waiting["name"] == "farm.probe" and f"held by job {holder[:8]}" in waiting["result"]
-        assert flower_task(flower, holder, "RUNNING")["result"].startswith("on gpu0")
+        assert flower_task(flower, holder, "RUNNING")["result"].startswith("on studio-pc/gpu0")
 
         pages = [get(flower.url + path) for path in
                  ("/", "/tasks", "/broker", "/workers", "/api/tasks", "/api/workers?refresh=1",

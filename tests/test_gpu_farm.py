@@ -58,7 +58,7 @@ def wait_done(env: dict[str, str], job_id: str, timeout_s: float = 120) -> dict:
 
 
 def lease_holder(env: dict[str, str]) -> dict | None:
-    raw = redis.Redis.from_url(env["REDIS_URL"]).get(f"{env['FARM_NAMESPACE']}:gpu:gpu0:lease")
+    raw = redis.Redis.from_url(env["REDIS_URL"]).get(f"{env['FARM_NAMESPACE']}:gpu:studio-pc/gpu0:lease")
     return json.loads(raw) if raw else None
 
 
@@ -97,7 +97,7 @@ def test_waiting_job_says_who_holds_the_device(gpu_env, start_worker) -> None:
     second = submit_probe(gpu_env, model="sdxl", run_s=0.1)
     start_worker(tags="image")
     waiting = wait_state(gpu_env, second, {"WAITING_GPU"}, reason_has="held by")
-    assert f"gpu0 held by job {first[:8]} (probe, sd15), 0 waiting ahead" in waiting["reason"]
+    assert f"studio-pc/gpu0 held by job {first[:8]} (probe, sd15), 0 waiting ahead" in waiting["reason"]
     assert waiting["reason"] in farm_json(gpu_env, "status", second)["reason"]
     assert farm_json(gpu_env, "wait", second, "--timeout", "30")["state"] == "SUCCEEDED"
 
@@ -178,8 +178,9 @@ def test_job_needing_more_vram_than_its_workers_device_has_fails_clearly(gpu_env
     job = submit_probe(gpu_env, vram_mb=8000)
     doc = wait_done(gpu_env, job, 30)
     assert doc["state"] == "FAILED"
-    assert "needs 8000 MB of VRAM but gpu1 has 4096 MB" in doc["error"]
-    raw = redis.Redis.from_url(gpu_env["REDIS_URL"]).get(f"{gpu_env['FARM_NAMESPACE']}:gpu:gpu1:lease")
+    assert "needs 8000 MB of VRAM but studio-pc/gpu1 has 4096 MB" in doc["error"]
+    raw = redis.Redis.from_url(gpu_env["REDIS_URL"]).get(
+        f"{gpu_env['FARM_NAMESPACE']}:gpu:studio-pc/gpu1:lease")
     assert raw is None
 
 

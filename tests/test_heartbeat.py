@@ -13,7 +13,7 @@ import redis
 from jobs.config import FarmSettings
 from jobs.keys import FarmKeys
 from jobs.kinds import KINDS
-from jobs.presence import job_heartbeat, this_host
+from jobs.presence import job_heartbeat
 from jobs.spec import parse_spec
 from jobs.submit import submit_job
 from storage.models import JobState
@@ -72,7 +72,7 @@ def test_cancel_reaches_a_running_job_within_a_fraction_of_a_second(ctx: Process
 
 def _running_job(ctx: ProcessContext, pid: int) -> str:
     job, _ = submit_job(ctx.settings, parse_spec({"kind": "probe", "params": {"vram_mb": 0}}))
-    assert ctx.catalog.claim(job.id, f"w-{pid}@{this_host()}", pid, JobState.QUEUED, 0) == 1
+    assert ctx.catalog.claim(job.id, f"w-{pid}@{ctx.settings.host}", pid, JobState.QUEUED, 0) == 1
     return job.id
 
 

@@ -178,7 +178,7 @@ def test_reordering_changes_the_order_the_lease_grants(gpu_env, start_worker) ->
 
     reports = [probe_report(wait_end(gpu_env, j)) for j in (c, d, b)]
     grants = [json.loads(e)["job_id"] for e in reversed(redis.Redis.from_url(
-        gpu_env["REDIS_URL"]).lrange(f"{gpu_env['FARM_NAMESPACE']}:gpu:gpu0:events", 0, -1))
+        gpu_env["REDIS_URL"]).lrange(f"{gpu_env['FARM_NAMESPACE']}:gpu:studio-pc/gpu0:events", 0, -1))
         if json.loads(e)["event"] == "grant"]
     assert grants == [first, c, d, b]
     spans = [(r["run_started"], r["run_finished"]) for r in reports]

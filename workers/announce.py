@@ -1,6 +1,6 @@
-"""A worker's life in the farm: it announces itself in Redis (tags, pid) while it lives, so
-`farm status` can explain; it runs the reconciler now and then; its processes commit their
-last job before they leave."""
+"""A worker's life in the farm: it announces itself in Redis (tags, pid, its host and the
+host's devices: jobs.hosts) while it lives, so `farm status` and `farm hosts` can explain; it
+runs the reconciler now and then; its processes commit their last job before they leave."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from jobs.broker import redis_client
 from jobs.config import FarmSettings, load_settings
 from jobs.holds import release_held
 from jobs.home import CLI_DB_RETRY_S, open_catalog
+from jobs.hosts import announcement
 from jobs.keys import FarmKeys
-from jobs.presence import this_host
 from jobs.reconcile import reconcile_once
 from workers.settler import wait_for_settling
 from workers.ticker import Duty, ticker
@@ -51,12 +51,11 @@ def _announce(sender: Any, settings: FarmSettings) -> None:
     client = redis_client(settings)
     key = FarmKeys(settings.namespace).worker(sender.hostname)
     queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values())
-    value = json.dumps({"nodename": sender.hostname, "pid": os.getpid(), "host": this_host(),
-                        "tags": queues, "started": time.time()})
-    ttl_ms = int(settings.heartbeat_s * 3000)
+    started, ttl_ms = time.time(), int(settings.heartbeat_s * 3000)
 
-    def announce() -> None:
-        client.set(key, value, px=ttl_ms)
+    def announce() -> None:  # each beat says when it was (`farm hosts`: the last beat)
+        value = announcement(settings, sender.hostname, os.getpid(), queues, started)
+        client.set(key, json.dumps(value), px=ttl_ms)
 
     duty = ticker().every(settings.heartbeat_s, announce, "worker announcement", first_in_s=0)
     _announced.update(client=client, key=key, duty=duty)

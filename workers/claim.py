@@ -12,7 +12,7 @@ import os
 
 from jobs.holds import Hold, pause_seen, why_held
 from jobs.kinds import heavy_job
-from jobs.presence import job_heartbeat, this_host
+from jobs.presence import job_heartbeat
 from storage.models import JobRecord, JobState
 from storage.states import seconds_since
 from workers.context import ProcessContext
@@ -101,12 +101,15 @@ def may_take(ctx: ProcessContext, job: JobRecord) -> bool:
         return False
     if job.state == JobState.QUEUED:
         return True
-    if (job.worker or "").endswith(f"@{this_host()}") and not pid_alive(job.worker_pid or 0):
+    # A pid means something only on its own machine; one FARM_HOST is one machine (a second
+    # machine claiming it is refused at start, see jobs.hosts).
+    host = ctx.settings.host
+    if (job.worker or "").endswith(f"@{host}") and not pid_alive(job.worker_pid or 0):
         return True
     beat = job_heartbeat(ctx.settings, ctx.redis, job.id)
     if beat is None:
         return seconds_since(job.started_at or job.created_at) > FIRST_BEAT_WITHIN_S
-    return beat.get("host") == this_host() and not pid_alive(int(beat.get("pid", 0)))
+    return beat.get("host") == host and not pid_alive(int(beat.get("pid", 0)))
 
 
 def pid_alive(pid: int) -> bool:

@@ -23,7 +23,6 @@ import redis
 
 from jobs.config import FarmSettings
 from jobs.keys import FarmKeys
-from jobs.presence import this_host
 from workers.ticker import Duty, ticker
 
 _CANCEL_POLL_S = 0.1
@@ -136,7 +135,7 @@ class JobHeartbeat:
             key=keys.job_alive(job_id),
             cancel_key=keys.cancel(job_id),
             yield_key=keys.yield_attempt(job_id, attempt),
-            value=json.dumps({"worker": worker, "host": this_host(), "pid": os.getpid(),
+            value=json.dumps({"worker": worker, "host": settings.host, "pid": os.getpid(),
                               "since": time.time()}),
             ttl_ms=int(settings.heartbeat_s * 3000),
             on_refresh=on_refresh,

@@ -33,7 +33,7 @@ class Residency:
     """One per worker process: its lease on the device and the model loaded under it."""
 
     def __init__(self, settings: FarmSettings, client: redis.Redis, worker: str) -> None:
-        self.api = GpuLease(client, settings.namespace, settings.worker_device,
+        self.api = GpuLease(client, settings.namespace, settings.lease_device,
                             settings.lease_ttl_s, settings.affinity_window_s)
         self.worker = worker
         self.renew_every_s = settings.lease_ttl_s / 3

@@ -136,8 +136,8 @@ def _take_gpu(run: JobRun, worker: str) -> None:
     measured = (ctx.catalog.measured_vram_mb(run.model)
                 if run.model and run.kind.measures_vram else None)
     needed = run.kind.vram_needed(run.params, ctx.settings, measured)
-    device = ctx.settings.worker_device
-    available = ctx.settings.devices[device].vram_mb
+    device = ctx.settings.lease_device  # the lease and the fence are the host's own
+    available = ctx.settings.devices[ctx.settings.worker_device].vram_mb
     if needed > available:
         raise JobInputError(f"needs {needed} MB of VRAM but {device} has {available} MB; "
                             "run it on a larger device (devices in farm.yaml)")
