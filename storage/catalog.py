@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import Row, Select, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
@@ -73,9 +73,7 @@ _CLAIM = (
     update(JOBS)
     .where(JOBS.c.id == bindparam("job_id"), JOBS.c.state == bindparam("from_state"),
            JOBS.c.attempts == bindparam("from_attempt"),
-           # A QUEUED job is claimed only while ready: not held, not waiting for inputs.
-           or_(JOBS.c.state != JobState.QUEUED,
-               and_(JOBS.c.hold.is_(None), JOBS.c.dispatched_at.is_not(None))))
+           JOBS.c.hold.is_(None))  # a held job is not claimed (see jobs.holds)
     .values(state=bindparam("to_state"), attempts=JOBS.c.attempts + 1,
             worker=bindparam("worker"), worker_pid=bindparam("pid"),
             started_at=bindparam("now"), finished_at=None, progress=0.0,

@@ -49,6 +49,19 @@ def test_only_one_of_two_claims_wins(catalog: Catalog) -> None:
     assert (stored.state, stored.attempts, stored.worker) == (JobState.RUNNING, 1, "w1")
 
 
+def test_a_held_job_is_not_claimed_until_released(catalog: Catalog) -> None:
+    job = new_job()
+    job.dispatched_at = job.created_at
+    job, _ = catalog.add_job(job)
+    assert catalog.hold_job(job.id, "pause", "paused by the user at 14:02")
+    assert not catalog.hold_job(job.id, "pause", "again")  # held already: not ready
+    assert catalog.claim(job.id, "w1", 1, JobState.QUEUED, 0) is None  # a stale look at it
+    assert catalog.release_job(job.id, "pause") and not catalog.release_job(job.id, "pause")
+    assert catalog.claim(job.id, "w1", 1, JobState.QUEUED, 0) == 1
+    assert [e.message for e in catalog.events(job.id)][1:3] == [
+        "held: paused by the user at 14:02", "released (pause)"]
+
+
 def test_result_is_committed_once_and_only_by_the_live_attempt(catalog: Catalog) -> None:
     job, _ = catalog.add_job(new_job())
     assert catalog.claim(job.id, "w1", 1, JobState.QUEUED, 0) == 1
